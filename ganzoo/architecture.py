@@ -1,0 +1,204 @@
+"""A backend-neutral vocabulary of layers, so a model card can describe a network once.
+
+Backends build their networks from these specs (one builder per backend, not one per family),
+parameter counts and output shapes are computed here without importing a framework, and the
+canonical weight names (``generator.<index>.<tensor>``) follow from a layer's position.
+
+Conventions (documented in docs/weights.md):
+- image tensors are channels-last in the spec (``reshape`` targets and ``flatten`` order are
+  H, W, C), whatever layout a backend computes in;
+- ``same`` padding means TensorFlow's rule (extra padding after, not before);
+- ``batch_norm.momentum`` has the Keras meaning (weight of the old statistic); torch's momentum
+  is ``1 - momentum``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ganzoo.errors import CardError
+
+# kind -> {option: default}; an option without a default (None) is required.
+LAYER_KINDS: dict[str, dict[str, Any]] = {
+    "dense": {"units": None, "bias": True},
+    "conv": {"filters": None, "kernel": None, "stride": 1, "padding": "same", "bias": True},
+    "conv_transpose": {
+        "filters": None,
+        "kernel": None,
+        "stride": 1,
+        "padding": "same",
+        "bias": True,
+    },
+    "batch_norm": {"momentum": 0.99, "epsilon": 1e-3},
+    "leaky_relu": {"slope": 0.3},
+    "relu": {},
+    "tanh": {},
+    "sigmoid": {},
+    "dropout": {"rate": None},
+    "reshape": {"shape": None},
+    "flatten": {},
+}
+
+PARAMETRIC_KINDS = ("dense", "conv", "conv_transpose", "batch_norm")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One layer: its kind and its options (defaults filled in)."""
+
+    kind: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Any:
+        return self.options[key]
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any], where: str) -> LayerSpec:
+        """Validate a raw mapping such as ``{type = "dense", units = 256}``."""
+        if "type" not in raw:
+            raise CardError(f"{where}: layer has no 'type' (one of {', '.join(LAYER_KINDS)})")
+        kind = raw["type"]
+        if kind not in LAYER_KINDS:
+            raise CardError(
+                f"{where}: unknown layer type '{kind}' (expected one of {', '.join(LAYER_KINDS)})"
+            )
+        allowed = LAYER_KINDS[kind]
+        options = {}
+        for key, value in raw.items():
+            if key == "type":
+                continue
+            if key not in allowed:
+                raise CardError(
+                    f"{where}: unknown key '{key}' for layer type '{kind}' "
+                    f"(allowed: {', '.join(allowed) or 'none'})"
+                )
+            options[key] = value
+        for key, default in allowed.items():
+            if key not in options:
+                if default is None:
+                    raise CardError(f"{where}: layer type '{kind}' needs key '{key}'")
+                options[key] = default
+        if "padding" in options and options["padding"] not in ("same", "valid"):
+            raise CardError(f"{where}: padding must be 'same' or 'valid'")
+        return cls(kind, options)
+
+
+@dataclass(frozen=True)
+class LayerSummary:
+    """A row of a layer-by-layer summary."""
+
+    index: int
+    kind: str
+    output_shape: tuple[int, ...]
+    trainable: int
+    non_trainable: int
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """A sequential network: its input shape (without batch) and its layers."""
+
+    input_shape: tuple[int, ...]
+    layers: tuple[LayerSpec, ...]
+
+    def summary(self) -> list[LayerSummary]:
+        """Output shape and parameter counts of every layer, computed without a framework."""
+        rows = []
+        shape = tuple(self.input_shape)
+        for i, layer in enumerate(self.layers):
+            shape, trainable, frozen = _propagate(layer, shape)
+            rows.append(LayerSummary(i, layer.kind, shape, trainable, frozen))
+        return rows
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        rows = self.summary()
+        return rows[-1].output_shape if rows else tuple(self.input_shape)
+
+    def parameter_counts(self) -> tuple[int, int]:
+        """(trainable, non-trainable) parameter counts, as Keras' summary reports them."""
+        rows = self.summary()
+        return sum(r.trainable for r in rows), sum(r.non_trainable for r in rows)
+
+    def tensor_shapes(self, prefix: str) -> dict[str, tuple[int, ...]]:
+        """Canonical tensor names and shapes (the layout in docs/weights.md)."""
+        out: dict[str, tuple[int, ...]] = {}
+        shape = tuple(self.input_shape)
+        for i, layer in enumerate(self.layers):
+            name = f"{prefix}.{i}"
+            if layer.kind == "dense":
+                out[f"{name}.weight"] = (layer["units"], shape[-1])
+                if layer["bias"]:
+                    out[f"{name}.bias"] = (layer["units"],)
+            elif layer.kind == "conv":
+                k = layer["kernel"]
+                out[f"{name}.weight"] = (layer["filters"], shape[-1], k, k)
+                if layer["bias"]:
+                    out[f"{name}.bias"] = (layer["filters"],)
+            elif layer.kind == "conv_transpose":
+                k = layer["kernel"]
+                out[f"{name}.weight"] = (shape[-1], layer["filters"], k, k)
+                if layer["bias"]:
+                    out[f"{name}.bias"] = (layer["filters"],)
+            elif layer.kind == "batch_norm":
+                for t in ("weight", "bias", "running_mean", "running_var"):
+                    out[f"{name}.{t}"] = (shape[-1],)
+            shape, _, _ = _propagate(layer, shape)
+        return out
+
+
+def _conv_out(size: int, kernel: int, stride: int, padding: str) -> int:
+    if padding == "same":
+        return -(-size // stride)
+    return (size - kernel) // stride + 1
+
+
+def _propagate(layer: LayerSpec, shape: tuple[int, ...]) -> tuple[tuple[int, ...], int, int]:
+    kind = layer.kind
+    if kind == "dense":
+        units = layer["units"]
+        return (*shape[:-1], units), shape[-1] * units + (units if layer["bias"] else 0), 0
+    if kind in ("conv", "conv_transpose"):
+        if len(shape) != 3:
+            raise CardError(f"layer {kind} needs an (H, W, C) input, got {shape}")
+        h, w, c = shape
+        k, s, f = layer["kernel"], layer["stride"], layer["filters"]
+        if kind == "conv":
+            oh, ow = _conv_out(h, k, s, layer["padding"]), _conv_out(w, k, s, layer["padding"])
+        elif layer["padding"] == "same":
+            oh, ow = h * s, w * s
+        else:
+            oh, ow = (h - 1) * s + k, (w - 1) * s + k
+        return (oh, ow, f), k * k * c * f + (f if layer["bias"] else 0), 0
+    if kind == "batch_norm":
+        return shape, 2 * shape[-1], 2 * shape[-1]
+    if kind == "reshape":
+        target = tuple(layer["shape"])
+        if _prod(target) != _prod(shape):
+            raise CardError(f"reshape {shape} -> {target} changes the number of elements")
+        return target, 0, 0
+    if kind == "flatten":
+        return (_prod(shape),), 0, 0
+    return shape, 0, 0
+
+
+def _prod(values: Sequence[int]) -> int:
+    out = 1
+    for v in values:
+        out *= int(v)
+    return out
+
+
+def parse_net(raw: Any, input_shape: Sequence[int], where: str) -> NetSpec:
+    """Parse a card's ``layers = [...]`` array into a NetSpec and check that shapes chain."""
+    if not isinstance(raw, list) or not raw:
+        raise CardError(f"{where}: 'layers' must be a non-empty array of tables")
+    layers = tuple(LayerSpec.parse(item, f"{where}.layers[{i}]") for i, item in enumerate(raw))
+    net = NetSpec(tuple(int(x) for x in input_shape), layers)
+    try:
+        net.summary()
+    except CardError as exc:
+        raise CardError(f"{where}: {exc}") from None
+    return net

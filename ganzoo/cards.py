@@ -1,0 +1,301 @@
+"""Model cards: one TOML file per family (registry/*.toml), validated when loaded.
+
+A card is the backend-neutral "what" of a family: provenance, recipes (hyper-parameters and
+architectures), and the parameter counts its seed document reports. Backends supply the "how".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ganzoo.architecture import NetSpec, parse_net
+from ganzoo.errors import CardError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+NOISE_KINDS = ("normal", "uniform")
+STEP_KINDS = ("simultaneous", "alternating", "combined")
+D_BATCH_KINDS = ("separate", "concat")
+LOSS_KINDS = ("bce_logits",)
+OPTIMIZER_KINDS = {
+    # Keras defaults, because every seed but 004 is Keras code.
+    "adam": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-7},
+    "sgd": {"lr": 1e-2, "momentum": 0.0},
+}
+
+_CARD_KEYS = {"family", "title", "description", "default_recipe", "provenance", "recipes"}
+_PROVENANCE_KEYS = {"seed_documents", "source", "inferred", "departures"}
+_RECIPE_REQUIRED = {
+    "description",
+    "seed_document",
+    "dataset",
+    "latent_dim",
+    "noise",
+    "batch_size",
+    "epochs",
+    "loss",
+    "step",
+    "optimizer",
+    "generator",
+    "discriminator",
+    "expected_params",
+}
+_RECIPE_OPTIONAL = {"extends", "d_batches", "image_shape", "notes", "seed_epochs"}
+_EXPECTED_KEYS = {
+    "generator_trainable",
+    "generator_non_trainable",
+    "discriminator_trainable",
+    "discriminator_non_trainable",
+}
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """An optimiser and its settings (Keras names and defaults)."""
+
+    name: str
+    settings: dict[str, float]
+
+    def __getitem__(self, key: str) -> float:
+        return self.settings[key]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One named set of hyper-parameters and architectures within a family."""
+
+    name: str
+    description: str
+    seed_document: str
+    dataset: str
+    latent_dim: int
+    noise: str
+    batch_size: int
+    epochs: int
+    loss: str
+    step: str
+    d_batches: str
+    image_shape: tuple[int, int, int]
+    optimizers: dict[str, OptimizerSpec]
+    generator: NetSpec
+    discriminator: NetSpec
+    expected_params: dict[str, int]
+    notes: str = ""
+    seed_epochs: str = ""
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Parameter counts computed from the architecture (same keys as expected_params)."""
+        gt, gn = self.generator.parameter_counts()
+        dt, dn = self.discriminator.parameter_counts()
+        return {
+            "generator_trainable": gt,
+            "generator_non_trainable": gn,
+            "discriminator_trainable": dt,
+            "discriminator_non_trainable": dn,
+        }
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """A family: its provenance and recipes."""
+
+    family: str
+    title: str
+    description: str
+    default_recipe: str
+    provenance: dict[str, Any]
+    recipes: dict[str, Recipe]
+    source: str = ""
+    digest: str = field(default="", compare=False)
+
+    def recipe(self, name: str | None = None) -> Recipe:
+        """The named recipe, or the default one; a clear error lists the recipes."""
+        key = name or self.default_recipe
+        if key not in self.recipes:
+            from ganzoo.errors import UsageError
+
+            raise UsageError(
+                f"Family '{self.family}' has no recipe '{key}'. "
+                f"Choose one of: {', '.join(self.recipes)}."
+            )
+        return self.recipes[key]
+
+
+def _require(table: Mapping[str, Any], key: str, where: str) -> Any:
+    if key not in table:
+        raise CardError(f"{where}: missing required key '{key}'")
+    return table[key]
+
+
+def _check_keys(table: Mapping[str, Any], allowed: Iterable[str], where: str) -> None:
+    allowed = set(allowed)
+    for key in table:
+        if key not in allowed:
+            raise CardError(
+                f"{where}: unknown key '{key}' (allowed: {', '.join(sorted(allowed))})"
+            )
+
+
+def _choice(value: Any, choices: Iterable[str], where: str) -> str:
+    choices = tuple(choices)
+    if value not in choices:
+        raise CardError(f"{where}: '{value}' is not one of {', '.join(choices)}")
+    return value
+
+
+def _int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise CardError(f"{where}: expected a positive integer, got {value!r}")
+    return value
+
+
+def _parse_optimizer(raw: Any, where: str) -> OptimizerSpec:
+    if not isinstance(raw, Mapping):
+        raise CardError(f"{where}: expected a table like {{ name = \"adam\", lr = 2e-4 }}")
+    name = _choice(_require(raw, "name", where), OPTIMIZER_KINDS, f"{where}.name")
+    defaults = OPTIMIZER_KINDS[name]
+    _check_keys(raw, {"name", *defaults}, where)
+    settings = {k: float(raw.get(k, v)) for k, v in defaults.items()}
+    return OptimizerSpec(name, settings)
+
+
+def _resolve_extends(
+    recipes: Mapping[str, Any], name: str, where: str, seen: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A recipe's table with the keys of the recipe it ``extends`` filled in (recursively)."""
+    raw = dict(recipes[name])
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if parent not in recipes:
+        raise CardError(f"{where}.extends: no recipe named '{parent}'")
+    if parent in (*seen, name):
+        raise CardError(f"{where}.extends: cycle through '{parent}'")
+    merged = _resolve_extends(recipes, parent, where, (*seen, name))
+    merged.update(raw)
+    return merged
+
+
+def _parse_recipe(name: str, raw: dict[str, Any], where: str) -> Recipe:
+    _check_keys(raw, _RECIPE_REQUIRED | _RECIPE_OPTIONAL, where)
+    for key in sorted(_RECIPE_REQUIRED):
+        _require(raw, key, where)
+    latent = _int(raw["latent_dim"], f"{where}.latent_dim")
+    image_shape = tuple(raw.get("image_shape", (28, 28, 1)))
+    if len(image_shape) != 3:
+        raise CardError(f"{where}.image_shape: expected [height, width, channels]")
+    optimizer = raw["optimizer"]
+    if not isinstance(optimizer, Mapping):
+        raise CardError(f"{where}.optimizer: expected a table with generator and discriminator")
+    _check_keys(optimizer, {"generator", "discriminator"}, f"{where}.optimizer")
+    optimizers = {
+        part: _parse_optimizer(_require(optimizer, part, f"{where}.optimizer"),
+                               f"{where}.optimizer.{part}")
+        for part in ("generator", "discriminator")
+    }
+    nets = {}
+    for part, input_shape in (("generator", (latent,)), ("discriminator", image_shape)):
+        table = raw[part]
+        if not isinstance(table, Mapping):
+            raise CardError(f"{where}.{part}: expected a table with 'layers'")
+        _check_keys(table, {"layers"}, f"{where}.{part}")
+        nets[part] = parse_net(_require(table, "layers", f"{where}.{part}"), input_shape,
+                               f"{where}.{part}")
+    if nets["generator"].output_shape != image_shape:
+        raise CardError(
+            f"{where}.generator: output shape {nets['generator'].output_shape} "
+            f"is not the image shape {image_shape}"
+        )
+    if nets["discriminator"].output_shape != (1,):
+        raise CardError(f"{where}.discriminator: must end in one logit, got "
+                        f"{nets['discriminator'].output_shape}")
+    expected = raw["expected_params"]
+    _check_keys(expected, _EXPECTED_KEYS, f"{where}.expected_params")
+    for key in sorted(_EXPECTED_KEYS):
+        _require(expected, key, f"{where}.expected_params")
+    step = _choice(raw["step"], STEP_KINDS, f"{where}.step")
+    recipe = Recipe(
+        name=name,
+        description=str(raw["description"]),
+        seed_document=str(raw["seed_document"]),
+        dataset=str(raw["dataset"]),
+        latent_dim=latent,
+        noise=_choice(raw["noise"], NOISE_KINDS, f"{where}.noise"),
+        batch_size=_int(raw["batch_size"], f"{where}.batch_size"),
+        epochs=_int(raw["epochs"], f"{where}.epochs"),
+        loss=_choice(raw["loss"], LOSS_KINDS, f"{where}.loss"),
+        step=step,
+        d_batches=_choice(raw.get("d_batches", "separate"), D_BATCH_KINDS, f"{where}.d_batches"),
+        image_shape=image_shape,  # type: ignore[arg-type]
+        optimizers=optimizers,
+        generator=nets["generator"],
+        discriminator=nets["discriminator"],
+        expected_params={k: int(v) for k, v in expected.items()},
+        notes=str(raw.get("notes", "")),
+        seed_epochs=str(raw.get("seed_epochs", "")),
+    )
+    computed = recipe.parameter_counts()
+    for key, value in recipe.expected_params.items():
+        if computed[key] != value:
+            raise CardError(
+                f"{where}.expected_params.{key}: card says {value:,} but the architecture has "
+                f"{computed[key]:,}; fix the layers or the expected count"
+            )
+    return recipe
+
+
+def parse_card(text: str, source: str) -> ModelCard:
+    """Parse and validate a card's TOML text; ``source`` names the file in errors."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise CardError(f"{source}: not valid TOML: {exc}") from None
+    _check_keys(raw, _CARD_KEYS, source)
+    for key in sorted(_CARD_KEYS):
+        _require(raw, key, source)
+    provenance = raw["provenance"]
+    _check_keys(provenance, _PROVENANCE_KEYS, f"{source}: provenance")
+    recipes_raw = raw["recipes"]
+    if not isinstance(recipes_raw, Mapping) or not recipes_raw:
+        raise CardError(f"{source}: 'recipes' must hold at least one [recipes.NAME] table")
+    recipes = {
+        name: _parse_recipe(name, _resolve_extends(recipes_raw, name, f"{source}: recipes.{name}"),
+                            f"{source}: recipes.{name}")
+        for name in recipes_raw
+    }
+    default = raw["default_recipe"]
+    if default not in recipes:
+        raise CardError(f"{source}: default_recipe '{default}' is not one of {', '.join(recipes)}")
+    return ModelCard(
+        family=str(raw["family"]),
+        title=str(raw["title"]),
+        description=str(raw["description"]).strip(),
+        default_recipe=default,
+        provenance=dict(provenance),
+        recipes=recipes,
+        source=source,
+        digest=hashlib.sha256(text.encode()).hexdigest(),
+    )
+
+
+def load_card(path: Path) -> ModelCard:
+    """Load one card from a file."""
+    return parse_card(Path(path).read_text(encoding="utf-8"), str(path))
+
+
+def builtin_cards() -> list[ModelCard]:
+    """The cards shipped in registry/ (installed as the ``ganzoo_registry`` package)."""
+    cards = []
+    for entry in sorted(resources.files("ganzoo_registry").iterdir(), key=lambda p: p.name):
+        if entry.name.endswith(".toml"):
+            cards.append(parse_card(entry.read_text(encoding="utf-8"), f"registry/{entry.name}"))
+    return cards

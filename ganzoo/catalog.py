@@ -1,0 +1,207 @@
+"""The catalog: one object holding every card, model, dataset and metric that plugins registered.
+
+Built once per process (``Catalog.load()``) and passed around; there are no module-level
+mutable registries. Listing models never imports a framework: backends are import paths,
+resolved only when a model is used.
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import importlib
+import importlib.util
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ganzoo.cards import ModelCard, builtin_cards, load_card, parse_card
+from ganzoo.errors import (
+    BackendUnavailableError,
+    DuplicateModelError,
+    GanzooError,
+    PluginError,
+    UnknownModelError,
+    UsageError,
+)
+from ganzoo.plugins import PluginHost, PluginReport
+
+if TYPE_CHECKING:
+    from ganzoo.protocols import Backend
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registered model: a family (card) implemented by one backend of one plugin."""
+
+    model_id: str
+    family: str
+    backend: str
+    plugin: str
+    factory: str
+    card: ModelCard
+    requires: tuple[str, ...] = ()
+    install_hint: str = ""
+
+    @property
+    def installed(self) -> bool:
+        """Whether the modules this backend needs can be imported (checked without importing)."""
+        return all(importlib.util.find_spec(m) is not None for m in self.requires)
+
+    def load_backend(self) -> Backend:
+        """Import and build the backend; a clear error names the extra to install."""
+        if not self.installed:
+            missing = [m for m in self.requires if importlib.util.find_spec(m) is None]
+            hint = self.install_hint or f"pip install {' '.join(missing)}"
+            raise BackendUnavailableError(
+                f"{self.model_id} needs {', '.join(missing)}, which is not installed. "
+                f"Install it with: {hint}"
+            )
+        # Importing torch before tensorflow is the only safe order in one process.
+        from ganzoo.frameworks import prepare_imports
+
+        prepare_imports(self.requires)
+        module_name, _, attr = self.factory.partition(":")
+        try:
+            factory = getattr(importlib.import_module(module_name), attr)
+        except (ImportError, AttributeError) as exc:
+            raise PluginError(
+                f"plugin '{self.plugin}' registered {self.model_id} with factory "
+                f"'{self.factory}', which cannot be loaded: {exc}"
+            ) from exc
+        return factory(self)
+
+
+@dataclass
+class Catalog:
+    """Every card, model, dataset and metric, with a report per plugin."""
+
+    host: PluginHost
+    cards: dict[str, ModelCard] = field(default_factory=dict)
+    models: dict[str, ModelSpec] = field(default_factory=dict)
+    datasets: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, tuple[Callable[..., Any], str]] = field(default_factory=dict)
+    card_origin: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def load(
+        cls,
+        plugins: Iterable[str] | None = None,
+        extra: Iterable[tuple[str, Any]] = (),
+        entry_points: bool = True,
+    ) -> Catalog:
+        """Load built-in cards and datasets, then every plugin's registrations.
+
+        ``plugins`` restricts which entry points load (default: $GANZOO_PLUGINS or all);
+        ``extra`` adds ``(name, plugin_object)`` pairs, as tests and embedders do.
+        """
+        host = PluginHost()
+        from ganzoo.data import builtin as builtin_datasets
+
+        host.add(builtin_datasets, "datasets", source="builtin (ganzoo.data)")
+        if entry_points:
+            host.load_entry_points(plugins)
+        for name, plugin in extra:
+            host.add(plugin, name, source="added in process")
+        catalog = cls(host)
+        for card in builtin_cards():
+            catalog.cards[card.family] = card
+            catalog.card_origin[card.family] = "ganzoo"
+        host.call_each("register_cards", catalog._card_registrar)
+        host.call_each("register_models", catalog._model_registrar)
+        host.call_each("register_datasets", catalog._dataset_registrar)
+        host.call_each("register_metrics", catalog._metric_registrar)
+        return catalog
+
+    # -- registrars handed to plugins -------------------------------------------------------
+
+    def _report(self, plugin: str) -> PluginReport:
+        return self.host.reports.setdefault(plugin, PluginReport(plugin))
+
+    def _card_registrar(self, plugin: str) -> Callable[..., None]:
+        def register(path: str | Path | None = None, *, text: str | None = None,
+                     source: str | None = None) -> None:
+            card = load_card(Path(path)) if path is not None else parse_card(
+                text or "", source or f"card from plugin {plugin}")
+            if card.family in self.cards:
+                raise DuplicateModelError(
+                    f"family '{card.family}' is already defined by "
+                    f"{self.card_origin[card.family]}; plugin '{plugin}' cannot redefine it"
+                )
+            self.cards[card.family] = card
+            self.card_origin[card.family] = f"plugin {plugin}"
+            self._report(plugin).registered.append(f"card {card.family}")
+
+        return register
+
+    def _model_registrar(self, plugin: str) -> Callable[..., None]:
+        def register(family: str, backend: str, factory: str, requires: Iterable[str] = (),
+                     install_hint: str = "") -> None:
+            report = self._report(plugin)
+            model_id = f"{family}-{backend}"
+            try:
+                if family not in self.cards:
+                    raise PluginError(
+                        f"plugin '{plugin}' registered {model_id} but no card defines family "
+                        f"'{family}' (ship one with the register_cards hook)"
+                    )
+                if model_id in self.models:
+                    other = self.models[model_id].plugin
+                    raise DuplicateModelError(
+                        f"model id '{model_id}' is registered by both plugin '{other}' and "
+                        f"plugin '{plugin}'; the first one ('{other}') is kept"
+                    )
+            except GanzooError as exc:
+                report.errors.append(str(exc))
+                return
+            self.models[model_id] = ModelSpec(model_id, family, backend, plugin, factory,
+                                              self.cards[family], tuple(requires), install_hint)
+            report.registered.append(model_id)
+
+        return register
+
+    def _dataset_registrar(self, plugin: str) -> Callable[[Any], None]:
+        def register(spec: Any) -> None:
+            report = self._report(plugin)
+            if spec.name in self.datasets:
+                report.errors.append(f"dataset '{spec.name}' is already registered")
+                return
+            self.datasets[spec.name] = spec
+            report.registered.append(f"dataset {spec.name}")
+
+        return register
+
+    def _metric_registrar(self, plugin: str) -> Callable[..., None]:
+        def register(name: str, function: Callable[..., Any], description: str = "") -> None:
+            self.metrics[name] = (function, description)
+            self._report(plugin).registered.append(f"metric {name}")
+
+        return register
+
+    # -- look-ups ---------------------------------------------------------------------------
+
+    def list_models(self, pattern: str = "*") -> list[ModelSpec]:
+        """Models whose id matches a shell-style pattern (``dcgan-*``), sorted by id."""
+        return [m for k, m in sorted(self.models.items()) if fnmatch.fnmatch(k, pattern)]
+
+    def model(self, model_id: str) -> ModelSpec:
+        """The model with this id; an unknown id suggests the closest ones (exit code 2)."""
+        if model_id in self.models:
+            return self.models[model_id]
+        close = difflib.get_close_matches(model_id, list(self.models), n=3, cutoff=0.5)
+        raise UnknownModelError(model_id, close)
+
+    def dataset(self, name: str) -> Any:
+        """The dataset spec with this name; an unknown name lists the known ones."""
+        if name in self.datasets:
+            return self.datasets[name]
+        close = difflib.get_close_matches(name, list(self.datasets), n=2, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(close)}?" if close else ""
+        raise UsageError(
+            f"Unknown dataset '{name}'.{hint} Known datasets: {', '.join(sorted(self.datasets))}."
+        )
+
+    @property
+    def plugin_reports(self) -> list[PluginReport]:
+        return list(self.host.reports.values())

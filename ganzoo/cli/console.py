@@ -1,0 +1,39 @@
+"""What every CLI command shares: the console, error display, and the catalog."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from ganzoo.errors import GanzooError
+
+console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def guarded(func: F) -> F:
+    """Show a :class:`GanzooError` as one red line (no traceback) and exit with its code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except GanzooError as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@functools.lru_cache(maxsize=1)
+def load_catalog() -> Any:
+    """The process's catalog, loaded once (plugins chosen by $GANZOO_PLUGINS)."""
+    from ganzoo.catalog import Catalog
+
+    return Catalog.load()

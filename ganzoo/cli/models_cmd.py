@@ -1,0 +1,131 @@
+"""``ganzoo list``, ``ganzoo info`` and ``ganzoo plugins``."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from ganzoo.cli.console import console, guarded, load_catalog
+from ganzoo.errors import GanzooError
+
+
+def _fmt(n: int) -> str:
+    return f"{n:,}"
+
+
+@guarded
+def list_models(
+    pattern: str = typer.Argument("*", help="Shell-style filter on model ids, e.g. 'dcgan-*'."),
+) -> None:
+    """Every registered model, with its backend, plugin, parameter counts and status."""
+    catalog = load_catalog()
+    table = Table(title="ganzoo models", title_justify="left")
+    for col in ("model id", "family", "backend", "plugin"):
+        table.add_column(col)
+    table.add_column("G params", justify="right")
+    table.add_column("D params", justify="right")
+    table.add_column("backend installed")
+    for spec in catalog.list_models(pattern):
+        counts = spec.card.recipe().parameter_counts()
+        g = counts["generator_trainable"] + counts["generator_non_trainable"]
+        d = counts["discriminator_trainable"] + counts["discriminator_non_trainable"]
+        status = Text("yes", style="green") if spec.installed else Text(
+            f"no: {spec.install_hint}" if spec.install_hint else "no", style="yellow")
+        table.add_row(spec.model_id, spec.family, spec.backend, spec.plugin, _fmt(g), _fmt(d),
+                      status)
+    console.print(table)
+    broken = [r for r in catalog.plugin_reports if not r.ok]
+    if broken:
+        names = ", ".join(r.name for r in broken)
+        console.print(f"[yellow]warning:[/] plugin problems in {names}: see 'ganzoo plugins'.")
+
+
+@guarded
+def info(
+    model_id: str = typer.Argument(..., help="A model id such as dcgan-torch."),
+    recipe: str = typer.Option(None, "--recipe", "-r", help="Show this recipe's layers."),
+    layers: bool = typer.Option(True, help="Build the networks and show a layer summary."),
+) -> None:
+    """A model's card, its recipes, and a layer-by-layer summary built by its backend."""
+    catalog = load_catalog()
+    spec = catalog.model(model_id)
+    card = spec.card
+    chosen = card.recipe(recipe)
+    console.print(f"[bold]{spec.model_id}[/] — {card.title}")
+    console.print(f"family [cyan]{card.family}[/], backend [cyan]{spec.backend}[/] "
+                  f"(plugin {spec.plugin}), card {card.source}")
+    console.print(card.description, highlight=False)
+    prov = card.provenance
+    console.print(f"\n[bold]Provenance[/]: {prov.get('source', '')}", highlight=False)
+    for item in prov.get("inferred", []):
+        console.print(f"  [dim]inferred:[/] {item}", highlight=False)
+    for item in prov.get("departures", []):
+        console.print(f"  [dim]departs:[/] {item}", highlight=False)
+
+    rt = Table(title="Recipes", title_justify="left")
+    for col in ("recipe", "seed", "data", "latent", "noise", "batch", "epochs", "step",
+                "G optimiser", "D optimiser"):
+        rt.add_column(col)
+    for r in card.recipes.values():
+        name = f"{r.name} (default)" if r.name == card.default_recipe else r.name
+        opt = {k: f"{o.name} " + ", ".join(f"{s}={v:g}" for s, v in o.settings.items())
+               for k, o in r.optimizers.items()}
+        rt.add_row(name, r.seed_document.split("_")[0], r.dataset, str(r.latent_dim), r.noise,
+                   str(r.batch_size), str(r.epochs), r.step, opt["generator"],
+                   opt["discriminator"])
+    console.print(rt)
+    counts = chosen.parameter_counts()
+    console.print(
+        f"Expected parameters ({chosen.name}): generator {_fmt(counts['generator_trainable'])} "
+        f"trainable + {_fmt(counts['generator_non_trainable'])} non-trainable; discriminator "
+        f"{_fmt(counts['discriminator_trainable'])} trainable + "
+        f"{_fmt(counts['discriminator_non_trainable'])} non-trainable.")
+    if not layers:
+        return
+    try:
+        rows = spec.load_backend().summary(chosen)
+        built_by = spec.backend
+    except GanzooError as exc:
+        console.print(f"[yellow]{exc}[/] Showing the card's own layer arithmetic instead.")
+        rows = None
+        built_by = "card (no framework)"
+    lt = Table(title=f"Layers ({chosen.name}, built by {built_by})", title_justify="left")
+    for col in ("network", "layer", "output shape"):
+        lt.add_column(col)
+    lt.add_column("trainable", justify="right")
+    lt.add_column("non-trainable", justify="right")
+    if rows is not None:
+        for row in rows:
+            shape = "(" + ", ".join("None" if s is None else str(s) for s in row.output_shape) + ")"
+            lt.add_row(row.network, f"{row.name} ({row.kind})", shape, _fmt(row.trainable),
+                       _fmt(row.non_trainable))
+    else:
+        for net_name, net in (("generator", chosen.generator),
+                              ("discriminator", chosen.discriminator)):
+            for row in net.summary():
+                lt.add_row(net_name, f"{row.index} ({row.kind})",
+                           str((None, *row.output_shape)), _fmt(row.trainable),
+                           _fmt(row.non_trainable))
+    console.print(lt)
+
+
+@guarded
+def plugins() -> None:
+    """Every plugin: its version, what it registered, and whether it failed (and why)."""
+    catalog = load_catalog()
+    table = Table(title="ganzoo plugins", title_justify="left")
+    for col in ("plugin", "version", "source", "registered", "status"):
+        table.add_column(col, overflow="fold")
+    for report in catalog.plugin_reports:
+        status = Text("ok", style="green") if report.ok else Text(
+            "\n".join(report.errors), style="red")
+        table.add_row(report.name, report.version, report.source,
+                      ", ".join(report.registered) or "-", status)
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("list")(list_models)
+    app.command("info")(info)
+    app.command("plugins")(plugins)

@@ -1,0 +1,1 @@
+"""ganzoo's built-in TF-Keras plugin: the mlp, dcgan and combined families on Keras 3."""

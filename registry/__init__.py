@@ -1,0 +1,1 @@
+"""The built-in model cards (one TOML file per family), installed as package data."""
