@@ -1,1 +1,1 @@
-"""ganzoo.training"""
+"""The training shell shared by every backend and family."""

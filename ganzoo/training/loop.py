@@ -1,0 +1,298 @@
+"""The one training shell every backend and family shares.
+
+A backend supplies a :class:`ganzoo.protocols.Trainer` (networks, one step, state); this module
+does everything else: data, the live progress bar, fixed-noise sample grids, the JSON-lines
+metrics log, the loss plot, checkpoints, resume, Ctrl-C, NaN detection and registration.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+
+from ganzoo import __version__
+from ganzoo.catalog import Catalog, ModelSpec
+from ganzoo.errors import UsageError
+from ganzoo.images import save_grid
+from ganzoo.noise import draw_noise
+from ganzoo.protocols import Trainer, TrainConfig
+from ganzoo.store import RunStore, VersionRecord
+from ganzoo.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from ganzoo.training.interrupt import graceful_sigint
+from ganzoo.training.metrics_log import METRICS_NAME, append_record, truncate_after
+from ganzoo.training.plots import plot_losses
+from ganzoo.training.progress import format_metrics, training_progress
+from ganzoo.weights import WEIGHTS_NAME, write_weights
+
+CONFIG_NAME = "config.json"
+SAMPLES_DIR = "samples"
+LOSS_PLOT_NAME = "loss.png"
+FIXED_SAMPLES = 64
+FIXED_NOISE_SEED_OFFSET = 7919  # the grid's noise never coincides with the training noise
+
+
+@dataclass
+class Position:
+    """Where a run is: the next step to run, and what it has cost so far."""
+
+    epoch: int = 0
+    step: int = 0
+    global_step: int = 0
+    images_seen: int = 0
+    train_time_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def weights_metadata(spec: ModelSpec, config: TrainConfig, epochs_done: int) -> dict[str, Any]:
+    """The metadata block every weights file carries (docs/weights.md)."""
+    recipe = spec.card.recipe(config.recipe)
+    return {
+        "model_id": spec.model_id,
+        "family": spec.family,
+        "recipe": recipe.name,
+        "backend": spec.backend,
+        "latent_dim": recipe.latent_dim,
+        "noise": recipe.noise,
+        "image_shape": list(recipe.image_shape),
+        "value_range": [-1.0, 1.0],
+        "layout": "NHWC",
+        "dataset": config.dataset,
+        "split": config.split,
+        "epochs": epochs_done,
+        "seed": config.seed,
+        "ganzoo_version": __version__,
+        "card_sha256": spec.card.digest,
+        "parts": ["generator", "discriminator"],
+    }
+
+
+def _finite(metrics: dict[str, float]) -> bool:
+    return all(math.isfinite(v) for v in metrics.values())
+
+
+def train(
+    catalog: Catalog,
+    config: TrainConfig,
+    store: RunStore,
+    *,
+    data_dir: str | Path | None = None,
+    resume: str | None = None,
+    console: Console | None = None,
+    show_progress: bool = True,
+) -> VersionRecord:
+    """Train ``config.model_id`` and register the result as a new version.
+
+    With ``resume`` (a version reference of the same model), training continues exactly from
+    that version's checkpoint up to ``config.epochs`` and registers a new version whose parent
+    is the resumed one.
+    """
+    console = console or Console()
+    spec = catalog.model(config.model_id)
+    state = None
+    position = Position()
+    parent = None
+    previous = None
+    if resume:
+        previous = store.resolve(resume)
+        if previous.model_id != spec.model_id:
+            raise UsageError(f"--resume {resume} is a version of {previous.model_id}, "
+                             f"not of {spec.model_id}")
+        saved = TrainConfig.from_dict(json.loads((previous.path / CONFIG_NAME).read_text()))
+        config = replace(saved, epochs=config.epochs, device=config.device,
+                         log_every=config.log_every)
+        state, raw_position = load_checkpoint(previous.path / CHECKPOINT_NAME)
+        position = Position(**raw_position)
+        parent = previous.ref
+        if position.epoch >= config.epochs:
+            raise UsageError(f"{previous.ref} already trained {position.epoch} epochs; pass "
+                             f"--epochs larger than that to continue it")
+    recipe = spec.card.recipe(config.recipe)
+    config = replace(config, recipe=recipe.name)
+
+    from ganzoo.data import load_dataset
+
+    dataset = load_dataset(catalog, config.dataset, config.split, data_dir=data_dir)
+    images = dataset.images if dataset.images.ndim == 4 else dataset.images[..., None]
+    if tuple(images.shape[1:]) != tuple(recipe.image_shape):
+        raise UsageError(f"{config.dataset} images are {images.shape[1:]}, but {spec.model_id} "
+                         f"({recipe.name}) makes {recipe.image_shape}")
+    if len(images) < config.batch_size:
+        raise UsageError(f"{config.dataset}/{config.split} has {len(images)} images, fewer than "
+                         f"one batch of {config.batch_size}; lower --batch-size")
+
+    backend = spec.load_backend()
+    trainer = backend.create_trainer(spec.card, recipe, config, images)
+    if state is not None:
+        trainer.load_state(state)
+    workdir = store.new_workdir()
+    if previous is not None:
+        _carry_over(previous.path, workdir, position.global_step)
+    (workdir / CONFIG_NAME).write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True))
+    (workdir / SAMPLES_DIR).mkdir(exist_ok=True)
+    fixed_noise = draw_noise(recipe.noise, FIXED_SAMPLES, recipe.latent_dim,
+                             config.seed + FIXED_NOISE_SEED_OFFSET)
+    console.print(
+        f"Training [bold]{spec.model_id}[/] ({recipe.name}) on {dataset.name}/{dataset.split}: "
+        f"{len(images):,} images from {getattr(dataset, 'source', '?')}, "
+        f"batch {config.batch_size}, {config.epochs} epochs"
+        + (f", resuming {parent} at epoch {position.epoch + 1} step {position.step}"
+           if parent else ""), highlight=False)
+
+    run = _Run(trainer, config, workdir, position, fixed_noise, console)
+    status, message = run.loop(show_progress)
+    return _register(store, spec, config, run, status, message, parent, dataset.name)
+
+
+class _Run:
+    """The state of one training loop: what it ran, what it logged, where it stopped."""
+
+    def __init__(self, trainer: Trainer, config: TrainConfig, workdir: Path, position: Position,
+                 fixed_noise: np.ndarray, console: Console) -> None:
+        self.trainer = trainer
+        self.config = config
+        self.workdir = workdir
+        self.position = position
+        self.fixed_noise = fixed_noise
+        self.console = console
+        self.last_metrics: dict[str, float] = {}
+        self.checkpoint = workdir / CHECKPOINT_NAME
+        self.metrics_path = workdir / METRICS_NAME
+        self.initial_state = None if self.checkpoint.exists() else trainer.state()
+
+    @property
+    def images_per_s(self) -> float:
+        p = self.position
+        return p.images_seen / p.train_time_s if p.train_time_s > 0 else 0.0
+
+    def save_checkpoint(self) -> None:
+        save_checkpoint(self.checkpoint, self.trainer.state(), self.position.to_dict())
+
+    def loop(self, show_progress: bool) -> tuple[str, str]:
+        """Run to the configured epoch count; returns (status, message)."""
+        config, pos, trainer = self.config, self.position, self.trainer
+        spe = trainer.steps_per_epoch
+        total = config.epochs * spe
+        batch = config.batch_size
+        hint = "Stopping after the current steps and saving a checkpoint (Ctrl-C again to abort)."
+        with graceful_sigint(hint) as stop, training_progress(self.console, show_progress) as bar:
+            task = bar.add_task(f"epoch {pos.epoch + 1}/{config.epochs}", total=total,
+                                completed=pos.epoch * spe + pos.step, stats="")
+            while pos.epoch < config.epochs:
+                epoch_sums: dict[str, float] = {}
+                epoch_chunks = 0
+                while pos.step < spe:
+                    count = min(config.log_every, spe - pos.step)
+                    start = time.perf_counter()
+                    metrics = trainer.run_steps(pos.epoch, pos.step, count)
+                    elapsed = time.perf_counter() - start
+                    if not _finite(metrics):
+                        return "diverged", self._diverged(metrics)
+                    pos.step += count
+                    pos.global_step += count
+                    pos.images_seen += count * batch
+                    pos.train_time_s += elapsed
+                    self.last_metrics = metrics
+                    for k, v in metrics.items():
+                        epoch_sums[k] = epoch_sums.get(k, 0.0) + v
+                    epoch_chunks += 1
+                    append_record(self.metrics_path, {
+                        "kind": "step", "epoch": pos.epoch + 1, "step": pos.step,
+                        "global_step": pos.global_step, "images_seen": pos.images_seen,
+                        **metrics, "images_per_s": count * batch / elapsed,
+                    })
+                    bar.update(task, advance=count,
+                               stats=format_metrics(metrics, count * batch / elapsed))
+                    if stop:
+                        self.save_checkpoint()
+                        return "interrupted", (
+                            f"Interrupted at epoch {pos.epoch + 1}, step {pos.step}/{spe}; "
+                            "checkpoint saved.")
+                epoch_means = {k: v / max(epoch_chunks, 1) for k, v in epoch_sums.items()}
+                pos.epoch += 1
+                pos.step = 0
+                self._end_epoch(epoch_means)
+                bar.update(task, description=f"epoch {min(pos.epoch + 1, config.epochs)}/"
+                                             f"{config.epochs}")
+        return "complete", f"Trained {config.epochs} epochs."
+
+    def _end_epoch(self, means: dict[str, float]) -> None:
+        pos = self.position
+        save_grid(self.trainer.sample(self.fixed_noise),
+                  self.workdir / SAMPLES_DIR / f"epoch_{pos.epoch:04d}.png")
+        append_record(self.metrics_path, {
+            "kind": "epoch", "epoch": pos.epoch, "global_step": pos.global_step,
+            "images_seen": pos.images_seen, "train_time_s": round(pos.train_time_s, 3),
+            "images_per_s": self.images_per_s, **means,
+        })
+        self.save_checkpoint()
+        self.initial_state = None
+        self.console.print(f"epoch {pos.epoch}/{self.config.epochs}  {format_metrics(means)}  "
+                           f"{self.images_per_s:,.0f} img/s", highlight=False)
+
+    def _diverged(self, metrics: dict[str, float]) -> str:
+        pos = self.position
+        bad = ", ".join(f"{k}={v}" for k, v in metrics.items() if not math.isfinite(v))
+        if self.initial_state is not None:
+            # No epoch finished: the last good state is the one training started from.
+            save_checkpoint(self.checkpoint, self.initial_state, Position().to_dict())
+            kept = "the initial weights"
+        else:
+            kept = f"the checkpoint of epoch {pos.epoch}"
+        return (f"Training diverged at epoch {pos.epoch + 1}, step {pos.step + 1}: {bad}. Kept "
+                f"{kept}. Try a lower learning rate or a different --seed.")
+
+
+def _carry_over(source: Path, workdir: Path, global_step: int) -> None:
+    """Start a resumed run's folder with its parent's log and samples, rewound to the checkpoint."""
+    for name in (METRICS_NAME,):
+        if (source / name).exists():
+            shutil.copy2(source / name, workdir / name)
+            truncate_after(workdir / name, global_step)
+    if (source / SAMPLES_DIR).exists():
+        shutil.copytree(source / SAMPLES_DIR, workdir / SAMPLES_DIR, dirs_exist_ok=True)
+    if (source / CHECKPOINT_NAME).exists():
+        shutil.copy2(source / CHECKPOINT_NAME, workdir / CHECKPOINT_NAME)
+
+
+def _register(store: RunStore, spec: ModelSpec, config: TrainConfig, run: _Run, status: str,
+              message: str, parent: str | None, dataset: str) -> VersionRecord:
+    workdir, pos = run.workdir, run.position
+    if status == "complete" or status == "interrupted":
+        arrays = run.trainer.weights()
+        epochs_done = pos.epoch
+    else:
+        state, saved = load_checkpoint(run.checkpoint)
+        arrays = {k: v for k, v in state.items()
+                  if k.startswith(("generator.", "discriminator."))}
+        epochs_done = saved["epoch"]
+    write_weights(workdir / WEIGHTS_NAME, arrays, weights_metadata(spec, config, epochs_done))
+    plot_losses([(spec.model_id, workdir / METRICS_NAME)], workdir / LOSS_PLOT_NAME,
+                title=f"{spec.model_id} ({config.recipe}) on {config.dataset}")
+    if status != "diverged":
+        save_grid(run.trainer.sample(run.fixed_noise), workdir / "samples.png")
+    (workdir / "result.json").write_text(json.dumps({
+        "status": status, "message": message, **pos.to_dict(),
+        "images_per_s": run.images_per_s, "final_metrics": run.last_metrics,
+    }, indent=2, sort_keys=True))
+    record = store.register(workdir, {
+        "model_id": spec.model_id, "status": status, "family": spec.family,
+        "backend": spec.backend, "recipe": config.recipe, "dataset": dataset,
+        "split": config.split, "epochs": epochs_done, "steps": pos.global_step,
+        "seed": config.seed, "wall_time_s": pos.train_time_s,
+        "images_per_s": run.images_per_s, "final_metrics": run.last_metrics,
+        "parent": parent,
+    })
+    style = {"complete": "green", "interrupted": "yellow", "diverged": "red"}[status]
+    run.console.print(f"[{style}]{message}[/] Registered [bold]{record.ref}[/] ({status}) "
+                      f"in {record.path}", highlight=False)
+    return record
