@@ -22,6 +22,8 @@ COMMAND_MODULES = (
     "ganzoo.cli.datasets_cmd",
     "ganzoo.cli.train_cmd",
     "ganzoo.cli.runs_cmd",
+    "ganzoo.cli.export_cmd",
+    "ganzoo.cli.eval_cmd",
 )
 
 
