@@ -80,9 +80,37 @@ class LayerSpec:
                 if default is None:
                     raise CardError(f"{where}: layer type '{kind}' needs key '{key}'")
                 options[key] = default
-        if "padding" in options and options["padding"] not in ("same", "valid"):
-            raise CardError(f"{where}: padding must be 'same' or 'valid'")
+        for key, value in options.items():
+            _check_option(key, value, f"{where}.{key}")
         return cls(kind, options)
+
+
+_POSITIVE_INTS = ("units", "filters", "kernel", "stride")
+_NUMBERS = {"momentum": (0.0, 1.0), "epsilon": (0.0, 1.0), "slope": (0.0, 1.0),
+            "rate": (0.0, 1.0)}
+
+
+def _check_option(key: str, value: Any, where: str) -> None:
+    """Type and range of one layer option; the error names the card key."""
+    if key in _POSITIVE_INTS:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise CardError(f"{where}: expected a positive integer, got {value!r}")
+    elif key in _NUMBERS:
+        low, high = _NUMBERS[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not low <= value < high:
+            raise CardError(f"{where}: expected a number in [{low:g}, {high:g}), got {value!r}")
+    elif key == "bias":
+        if not isinstance(value, bool):
+            raise CardError(f"{where}: expected true or false, got {value!r}")
+    elif key == "padding":
+        if value not in ("same", "valid"):
+            raise CardError(f"{where}: padding must be 'same' or 'valid', got {value!r}")
+    elif key == "shape" and (
+        not isinstance(value, list) or not value
+        or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in value)
+    ):
+        raise CardError(f"{where}: expected a list of positive integers, got {value!r}")
 
 
 @dataclass(frozen=True)

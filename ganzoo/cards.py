@@ -164,7 +164,12 @@ def _parse_optimizer(raw: Any, where: str) -> OptimizerSpec:
     name = _choice(_require(raw, "name", where), OPTIMIZER_KINDS, f"{where}.name")
     defaults = OPTIMIZER_KINDS[name]
     _check_keys(raw, {"name", *defaults}, where)
-    settings = {k: float(raw.get(k, v)) for k, v in defaults.items()}
+    settings = {}
+    for key, default in defaults.items():
+        value = raw.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise CardError(f"{where}.{key}: expected a non-negative number, got {value!r}")
+        settings[key] = float(value)
     return OptimizerSpec(name, settings)
 
 
@@ -219,6 +224,8 @@ def _parse_recipe(name: str, raw: dict[str, Any], where: str) -> Recipe:
         raise CardError(f"{where}.discriminator: must end in one logit, got "
                         f"{nets['discriminator'].output_shape}")
     expected = raw["expected_params"]
+    if not isinstance(expected, Mapping):
+        raise CardError(f"{where}.expected_params: expected a table of four counts")
     _check_keys(expected, _EXPECTED_KEYS, f"{where}.expected_params")
     for key in sorted(_EXPECTED_KEYS):
         _require(expected, key, f"{where}.expected_params")
@@ -263,10 +270,15 @@ def parse_card(text: str, source: str) -> ModelCard:
     for key in sorted(_CARD_KEYS):
         _require(raw, key, source)
     provenance = raw["provenance"]
+    if not isinstance(provenance, Mapping):
+        raise CardError(f"{source}: provenance: expected a [provenance] table")
     _check_keys(provenance, _PROVENANCE_KEYS, f"{source}: provenance")
     recipes_raw = raw["recipes"]
     if not isinstance(recipes_raw, Mapping) or not recipes_raw:
         raise CardError(f"{source}: 'recipes' must hold at least one [recipes.NAME] table")
+    for name, table in recipes_raw.items():
+        if not isinstance(table, Mapping):
+            raise CardError(f"{source}: recipes.{name}: expected a table")
     recipes = {
         name: _parse_recipe(name, _resolve_extends(recipes_raw, name, f"{source}: recipes.{name}"),
                             f"{source}: recipes.{name}")

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ganzoo.cards import ModelCard, builtin_cards, load_card, parse_card
+from ganzoo.cards import ModelCard, builtin_cards, parse_card
 from ganzoo.errors import (
     BackendUnavailableError,
     DuplicateModelError,
@@ -122,8 +122,12 @@ class Catalog:
     def _card_registrar(self, plugin: str) -> Callable[..., None]:
         def register(path: str | Path | None = None, *, text: str | None = None,
                      source: str | None = None) -> None:
-            card = load_card(Path(path)) if path is not None else parse_card(
-                text or "", source or f"card from plugin {plugin}")
+            if path is not None:
+                # A Traversable (importlib.resources) works even inside a zipped package.
+                text = path.read_text(encoding="utf-8") if hasattr(path, "read_text") else \
+                    Path(path).read_text(encoding="utf-8")
+                source = source or str(path)
+            card = parse_card(text or "", source or f"card from plugin {plugin}")
             if card.family in self.cards:
                 raise DuplicateModelError(
                     f"family '{card.family}' is already defined by "

@@ -16,6 +16,8 @@ from ganzoo import hookspecs
 ENTRY_POINT_GROUP = "ganzoo"
 # Comma-separated plugin names to load (all when unset; none when empty). Handy in tests.
 PLUGINS_ENV = "GANZOO_PLUGINS"
+# Names of the core's own built-in plugins: an entry point may not take them.
+RESERVED_NAMES = frozenset({"datasets"})
 
 
 @dataclass
@@ -40,6 +42,14 @@ def _dist_version(ep: metadata.EntryPoint) -> str:
     return ""
 
 
+def _load_order(ep: metadata.EntryPoint) -> tuple[bool, str, str]:
+    """ganzoo's own plugins first, then by name: the first to register a model id keeps it,
+    so a third-party plugin never shadows a built-in, whatever order sys.path lists them in."""
+    dist = getattr(ep, "dist", None)
+    builtin = dist is not None and dist.metadata["Name"] == "ganzoo"
+    return (not builtin, ep.name, ep.value)
+
+
 def _selected(names: str | None) -> set[str] | None:
     if names is None:
         return None
@@ -57,12 +67,13 @@ class PluginHost:
     def load_entry_points(self, only: Iterable[str] | None = None) -> None:
         """Load every ``ganzoo`` entry point (or those named in ``only`` / $GANZOO_PLUGINS)."""
         wanted = set(only) if only is not None else _selected(os.environ.get(PLUGINS_ENV))
-        for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=_load_order):
             if wanted is not None and ep.name not in wanted:
                 continue
-            if ep.name in self.reports:
-                self.reports[ep.name].errors.append(
-                    f"a second entry point named '{ep.name}' ({ep.value}) was ignored"
+            if ep.name in RESERVED_NAMES or ep.name in self.reports:
+                why = "is reserved for ganzoo" if ep.name in RESERVED_NAMES else "is taken"
+                self.reports.setdefault(ep.name, PluginReport(ep.name)).errors.append(
+                    f"entry point '{ep.name}' ({ep.value}) was ignored: the name {why}"
                 )
                 continue
             report = PluginReport(ep.name, _dist_version(ep), f"entry point {ep.value}")
@@ -91,7 +102,9 @@ class PluginHost:
         for impl in hook.get_hookimpls():
             report = self.reports.setdefault(impl.plugin_name, PluginReport(impl.plugin_name))
             try:
-                impl.function(make_register(impl.plugin_name))
+                register = make_register(impl.plugin_name)
+                # pluggy lets an implementation omit arguments it does not use.
+                impl.function(**{name: register for name in impl.argnames})
             except Exception as exc:
                 report.errors.append(f"{hook_name} raised {_describe(exc)}")
 

@@ -23,7 +23,7 @@ from ganzoo.catalog import Catalog, ModelSpec
 from ganzoo.errors import UsageError
 from ganzoo.images import save_grid
 from ganzoo.noise import draw_noise
-from ganzoo.protocols import Trainer, TrainConfig
+from ganzoo.protocols import TrainConfig, Trainer
 from ganzoo.store import RunStore, VersionRecord
 from ganzoo.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from ganzoo.training.interrupt import graceful_sigint
