@@ -163,3 +163,18 @@ def test_ctrl_c_registers_a_resumable_interrupted_version(tmp_path):
     b, _ = read_weights(store.resolve("mlp-fake@3").path / "weights.safetensors")
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_tensorboard_events_hold_scalars_and_images(setup, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    catalog, store = setup
+    train(catalog, _config(epochs=1), store, console=_quiet(), show_progress=False,
+          tensorboard=tmp_path / "tb")
+    events = EventAccumulator(str(tmp_path / "tb"), size_guidance={"images": 0})
+    events.Reload()
+    assert "train/d_loss" in events.Tags()["scalars"]
+    assert len(events.Scalars("train/g_loss")) == 3  # 8 steps read back every 3 steps
+    (image,) = events.Images("samples")
+    assert image.width > 8 * 28 and image.encoded_image_string.startswith(b"\x89PNG")

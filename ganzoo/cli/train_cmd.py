@@ -34,6 +34,8 @@ def train(
     resume: str = typer.Option(None, "--resume",
                                help="Continue a registered version (MODEL@N) up to --epochs."),
     progress: bool = typer.Option(True, help="Show the live progress bar."),
+    tensorboard: Path = typer.Option(None, "--tensorboard",
+                                     help="Also write TensorBoard scalars and images here."),
 ) -> None:
     """Train a model with a live progress bar and register the result as a new version."""
     from ganzoo.protocols import TrainConfig
@@ -62,7 +64,7 @@ def train(
     if resume and epochs is None:
         raise UsageError("--resume needs --epochs: the total number of epochs to reach")
     run_training(catalog, config, RunStore(), data_dir=data_dir, resume=resume,
-                 console=console, show_progress=progress)
+                 console=console, show_progress=progress, tensorboard=tensorboard)
 
 
 @guarded

@@ -89,6 +89,7 @@ def train(
     resume: str | None = None,
     console: Console | None = None,
     show_progress: bool = True,
+    tensorboard: Path | None = None,
 ) -> VersionRecord:
     """Train ``config.model_id`` and register the result as a new version.
 
@@ -149,7 +150,15 @@ def train(
            if parent else ""), highlight=False)
 
     run = _Run(trainer, config, workdir, position, fixed_noise, console)
-    status, message = run.loop(show_progress)
+    if tensorboard is not None:
+        from ganzoo.training.tensorboard import TensorBoardLog
+
+        run.tensorboard = TensorBoardLog(Path(tensorboard))
+    try:
+        status, message = run.loop(show_progress)
+    finally:
+        if run.tensorboard is not None:
+            run.tensorboard.close()
     return _register(store, spec, config, run, status, message, parent, dataset.name)
 
 
@@ -168,6 +177,7 @@ class _Run:
         self.checkpoint = workdir / CHECKPOINT_NAME
         self.metrics_path = workdir / METRICS_NAME
         self.initial_state = None if self.checkpoint.exists() else trainer.state()
+        self.tensorboard: Any = None
 
     @property
     def images_per_s(self) -> float:
@@ -210,6 +220,9 @@ class _Run:
                         "global_step": pos.global_step, "images_seen": pos.images_seen,
                         **metrics, "images_per_s": count * batch / elapsed,
                     })
+                    if self.tensorboard is not None:
+                        self.tensorboard.scalars(pos.global_step, metrics
+                                                 | {"images_per_s": count * batch / elapsed})
                     bar.update(task, advance=count,
                                stats=format_metrics(metrics, count * batch / elapsed))
                     if stop:
@@ -227,8 +240,10 @@ class _Run:
 
     def _end_epoch(self, means: dict[str, float]) -> None:
         pos = self.position
-        save_grid(self.trainer.sample(self.fixed_noise),
-                  self.workdir / SAMPLES_DIR / f"epoch_{pos.epoch:04d}.png")
+        samples = self.trainer.sample(self.fixed_noise)
+        save_grid(samples, self.workdir / SAMPLES_DIR / f"epoch_{pos.epoch:04d}.png")
+        if self.tensorboard is not None:
+            self.tensorboard.image(pos.global_step, "samples", samples)
         append_record(self.metrics_path, {
             "kind": "epoch", "epoch": pos.epoch, "global_step": pos.global_step,
             "images_seen": pos.images_seen, "train_time_s": round(pos.train_time_s, 3),
