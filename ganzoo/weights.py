@@ -7,6 +7,7 @@ unpickled: safetensors holds raw tensors and a string-to-string header.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +22,9 @@ FORMAT_VERSION = 1
 WEIGHTS_NAME = "weights.safetensors"
 PARTS = ("generator", "discriminator")
 
+# Written by every writer; checked by readers when present (files of older writers lack it).
+CHECKSUM_KEY = "tensors_sha256"
+
 REQUIRED_METADATA = (
     "format_version",
     "model_id",
@@ -33,14 +37,39 @@ REQUIRED_METADATA = (
     "value_range",
     "parts",
 )
+# Descriptive keys every ganzoo writer adds; optional for readers, but typed when present.
+OPTIONAL_METADATA: dict[str, type] = {
+    "dataset": str,
+    "split": str,
+    "epochs": int,
+    "seed": int,
+    "layout": str,
+    "ganzoo_version": str,
+    "card_sha256": str,
+    CHECKSUM_KEY: str,
+}
 
 
-def write_weights(path: Path, arrays: Mapping[str, np.ndarray], metadata: Mapping[str, Any]) -> Path:
+def tensors_digest(arrays: Mapping[str, np.ndarray]) -> str:
+    """SHA-256 of the tensors: per name in sorted order, ``"<name> <shape>\\n"`` then the
+    little-endian float32 bytes. safetensors has no checksum; this catches flipped data bytes."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        value = np.ascontiguousarray(arrays[name], dtype="<f4")
+        digest.update(f"{name} {','.join(str(d) for d in value.shape)}\n".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
+def write_weights(path: Path, arrays: Mapping[str, np.ndarray],
+                  metadata: Mapping[str, Any]) -> Path:
     """Write canonical ``arrays`` with ``metadata`` (stored as JSON under the key 'ganzoo')."""
     from safetensors.numpy import save_file
 
-    meta = {"format_version": FORMAT_VERSION, **metadata}
     tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}
+    # A writer always writes its own format version and a checksum of what it wrote, even when
+    # ``metadata`` was copied from another file (export, import).
+    meta = {**metadata, "format_version": FORMAT_VERSION, CHECKSUM_KEY: tensors_digest(tensors)}
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata={"format": FORMAT, "ganzoo": json.dumps(meta)})
@@ -69,18 +98,55 @@ def read_metadata(path: Path) -> dict[str, Any]:
         )
     try:
         meta = json.loads(header["ganzoo"])
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise WeightsFileError(f"{path}: the ganzoo metadata is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise WeightsFileError(f"{path}: the ganzoo metadata is not a JSON object")
     missing = [k for k in REQUIRED_METADATA if k not in meta]
     if missing:
         raise WeightsFileError(f"{path}: metadata lacks {', '.join(missing)}")
     version = meta["format_version"]
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not _is_int(version) or version < 1:
+        raise WeightsFileError(f"{path}: format_version {version!r} is not a positive integer")
+    if version > FORMAT_VERSION:
         raise WeightsFileError(
             f"{path} uses weights format version {version}, newer than this ganzoo understands "
             f"({FORMAT_VERSION}); upgrade ganzoo to read it"
         )
+    problem = _metadata_problem(meta)
+    if problem:
+        raise WeightsFileError(f"{path}: metadata {problem}")
     return meta
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _metadata_problem(meta: Mapping[str, Any]) -> str | None:
+    """What is wrong with the types of the required metadata values (None if nothing)."""
+    for key in ("model_id", "family", "recipe", "backend", "noise"):
+        if not isinstance(meta[key], str) or not meta[key]:
+            return f"'{key}' must be a non-empty string, got {meta[key]!r}"
+    if not _is_int(meta["latent_dim"]) or meta["latent_dim"] < 1:
+        return f"'latent_dim' must be a positive integer, got {meta['latent_dim']!r}"
+    shape = meta["image_shape"]
+    if not (isinstance(shape, list) and len(shape) == 3
+            and all(_is_int(d) and d > 0 for d in shape)):
+        return f"'image_shape' must be [height, width, channels], got {shape!r}"
+    low_high = meta["value_range"]
+    if not (isinstance(low_high, list) and len(low_high) == 2
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in low_high)):
+        return f"'value_range' must be [low, high], got {low_high!r}"
+    parts = meta["parts"]
+    if not (isinstance(parts, list) and parts and all(p in PARTS for p in parts)
+            and len(set(parts)) == len(parts)):
+        return f"'parts' must list some of {', '.join(PARTS)}, got {parts!r}"
+    for key, kind in OPTIONAL_METADATA.items():
+        value = meta.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            return f"'{key}' must be of type {kind.__name__}, got {value!r}"
+    return None
 
 
 def read_weights(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -93,6 +159,20 @@ def read_weights(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsFileError(f"{path} is truncated or corrupt: {exc}") from None
+    for name, value in arrays.items():
+        if value.dtype != np.float32:
+            raise WeightsFileError(f"{path}: tensor {name} is {value.dtype}, not float32")
+        if name.partition(".")[0] not in meta["parts"]:
+            raise WeightsFileError(
+                f"{path}: tensor {name} is not under a part the metadata lists "
+                f"({', '.join(meta['parts'])})"
+            )
+    expected = meta.get(CHECKSUM_KEY)
+    if expected is not None and tensors_digest(arrays) != expected:
+        raise WeightsFileError(
+            f"{path} is corrupt: its tensors do not match the checksum in its metadata "
+            "(was it modified or damaged in transfer?)"
+        )
     return arrays, meta
 
 

@@ -15,7 +15,7 @@ def train(
     model_id: str = typer.Argument(..., help="Model id, e.g. dcgan-torch (see 'ganzoo list')."),
     data: str = typer.Option(None, "--data", "-d",
                              help="Dataset name (fashion, mnist). Default: the recipe's."),
-    split: str = typer.Option("train", help="Dataset split: train, test, or the bundled one."),
+    split: str = typer.Option("train", help="train, test, or bundled-test (shipped with ganzoo)."),
     data_dir: Path = typer.Option(None, "--data-dir",
                                   help="A folder with fashion-mnist/ and mnist/ IDX files."),
     recipe: str = typer.Option(None, "--recipe", "-r", help="A recipe of the model's card."),
