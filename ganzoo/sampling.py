@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from ganzoo.catalog import Catalog, ModelSpec
+from ganzoo.catalog import Catalog
 from ganzoo.errors import UsageError, WeightsFileError
 from ganzoo.images import save_grid
 from ganzoo.noise import draw_noise
 from ganzoo.protocols import Generator
-from ganzoo.weights import WEIGHTS_NAME, check_shapes, read_weights, select_part
+from ganzoo.weights import WEIGHTS_NAME, select_part
 
 
 def weights_path_for(ref: str) -> Path:
@@ -22,32 +22,21 @@ def weights_path_for(ref: str) -> Path:
     return RunStore().resolve(ref).path / WEIGHTS_NAME
 
 
-def spec_for(catalog: Catalog, meta: dict[str, Any], backend: str | None) -> ModelSpec:
-    """The model that loads a file's family on ``backend`` (default: the one it was trained on)."""
-    family = meta["family"]
-    chosen = backend or meta["backend"]
-    model_id = f"{family}-{chosen}"
-    if model_id not in catalog.models:
-        able = sorted(m.backend for m in catalog.models.values() if m.family == family)
-        raise UsageError(
-            f"No plugin loads family '{family}' on backend '{chosen}'. "
-            f"Backends that can: {', '.join(able) or 'none installed'}."
-        )
-    return catalog.models[model_id]
-
-
 def load_generator_from_file(catalog: Catalog, path: Path,
                              backend: str | None = None) -> tuple[Generator, dict[str, Any]]:
-    """A generator built by ``backend`` with a weights file's generator tensors loaded."""
-    arrays, meta = read_weights(path)
-    spec = spec_for(catalog, meta, backend)
-    recipe = spec.card.recipe(meta["recipe"]) if meta["recipe"] in spec.card.recipes else None
-    if recipe is None:
-        raise WeightsFileError(f"{path}: recipe '{meta['recipe']}' is not in the "
-                               f"{spec.family} card")
-    generator = select_part(arrays, "generator")
-    check_shapes(generator, recipe.generator.tensor_shapes("generator"), str(path))
-    return spec.load_backend().load_generator(recipe, generator), meta
+    """A generator built by ``backend`` (default: the one that trained it) from a weights file.
+
+    The file is checked against its family's card first (metadata and tensor shapes), so a
+    file that contradicts the card is a clear error, never a crash or a wrong distribution.
+    """
+    from ganzoo.exchange import check_file, loader_for
+
+    checked = check_file(catalog, Path(path))
+    spec = loader_for(catalog, checked.card.family, backend or checked.meta["backend"])
+    generator = select_part(checked.arrays, "generator")
+    if not generator:
+        raise WeightsFileError(f"{path} holds no generator tensors: it cannot be sampled")
+    return spec.load_backend().load_generator(checked.recipe, generator), checked.meta
 
 
 def sample_grid(catalog: Catalog, ref: str | None, *, n: int, output: Path, seed: int = 0,

@@ -69,6 +69,7 @@ def weights_metadata(spec: ModelSpec, config: TrainConfig, epochs_done: int) -> 
         "dataset": config.dataset,
         "split": config.split,
         "epochs": epochs_done,
+        "batch_size": config.batch_size,
         "seed": config.seed,
         "ganzoo_version": __version__,
         "card_sha256": spec.card.digest,
@@ -108,6 +109,9 @@ def train(
         if previous.model_id != spec.model_id:
             raise UsageError(f"--resume {resume} is a version of {previous.model_id}, "
                              f"not of {spec.model_id}")
+        if not (previous.path / CHECKPOINT_NAME).exists():
+            raise UsageError(f"{previous.ref} has no checkpoint to resume from (imported "
+                             "versions hold weights only); train a new version instead")
         saved = TrainConfig.from_dict(json.loads((previous.path / CONFIG_NAME).read_text()))
         config = replace(saved, epochs=config.epochs, device=config.device,
                          log_every=config.log_every)

@@ -1,0 +1,298 @@
+"""Export and import of weights files, across backends (docs/weights.md).
+
+A file holds canonical tensors (backend-neutral names and layouts) and a metadata block, so any
+plugin that registers ``<family>-<backend>`` loads it: exporting needs no framework at all, and
+importing builds the chosen backend's generator through ``Backend.load_generator``. Everything
+about a file is checked before anything is registered, and every problem is a typed error.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ganzoo.errors import UsageError, WeightsFileError
+from ganzoo.weights import (
+    PARTS,
+    WEIGHTS_NAME,
+    check_shapes,
+    read_weights,
+    select_part,
+    write_weights,
+)
+
+if TYPE_CHECKING:
+    from ganzoo.cards import ModelCard, Recipe
+    from ganzoo.catalog import Catalog, ModelSpec
+    from ganzoo.protocols import Generator
+    from ganzoo.store import RunStore, VersionRecord
+
+PART_CHOICES = ("all", *PARTS)
+IMPORT_SAMPLES_NAME = "samples.png"
+IMPORT_SAMPLES = 64
+
+
+@dataclass(frozen=True)
+class CheckedFile:
+    """A weights file that passed every check against the card of its family."""
+
+    path: Path
+    arrays: dict[str, np.ndarray]
+    meta: dict[str, Any]
+    card: ModelCard
+    recipe: Recipe
+    notes: tuple[str, ...] = ()
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        return tuple(self.meta["parts"])
+
+    @property
+    def trained_backend(self) -> str:
+        """The backend that trained the weights (kept across imports)."""
+        return str(self.meta.get("trained_backend") or self.meta["backend"])
+
+
+@dataclass(frozen=True)
+class Exported:
+    """What ``export_version`` wrote."""
+
+    path: Path
+    record: VersionRecord
+    parts: tuple[str, ...]
+    values: int
+    loaders: tuple[ModelSpec, ...]
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What ``import_file`` registered (``record`` is None for a dry run)."""
+
+    checked: CheckedFile
+    spec: ModelSpec
+    record: VersionRecord | None
+    samples: Path | None
+    notes: tuple[str, ...] = ()
+
+
+# -- who can load what -----------------------------------------------------------------------
+
+
+def loaders_for(catalog: Catalog, family: str) -> list[ModelSpec]:
+    """The models that load a family's files: one per backend whose plugin registered
+    ``<family>-<backend>``. This registration is how a plugin, built-in or third-party,
+    declares which families it can load."""
+    return sorted((m for m in catalog.models.values() if m.family == family),
+                  key=lambda m: m.backend)
+
+
+def loader_for(catalog: Catalog, family: str, backend: str) -> ModelSpec:
+    """The model loading ``family`` on ``backend``; a usage error names the backends that can."""
+    for spec in loaders_for(catalog, family):
+        if spec.backend == backend:
+            return spec
+    able = [m.backend for m in loaders_for(catalog, family)]
+    raise UsageError(
+        f"No installed plugin loads family '{family}' on backend '{backend}'. "
+        f"Backends that can: {', '.join(able) or 'none installed'}"
+        + (f" (choose one with --backend {able[0]})." if able else ".")
+    )
+
+
+# -- checking a file -------------------------------------------------------------------------
+
+
+def check_file(catalog: Catalog, path: Path) -> CheckedFile:
+    """Read a weights file and check it against its family's card.
+
+    Raises :class:`WeightsFileError` for a file that is not safetensors, truncated or corrupt,
+    without (or with newer) ganzoo metadata, of a family or recipe this installation does not
+    know, whose metadata contradicts the card, or whose tensors do not have the card's shapes.
+    """
+    path = Path(path)
+    arrays, meta = read_weights(path)
+    family, recipe_name = meta["family"], meta["recipe"]
+    card = catalog.cards.get(family)
+    if card is None:
+        raise WeightsFileError(
+            f"{path} holds family '{family}', which no installed plugin defines "
+            f"(known families: {', '.join(sorted(catalog.cards)) or 'none'}); install the "
+            "plugin that provides it"
+        )
+    if recipe_name not in card.recipes:
+        raise WeightsFileError(
+            f"{path}: recipe '{recipe_name}' is not in the {family} card "
+            f"(recipes: {', '.join(card.recipes)}); was it exported by a newer card?"
+        )
+    recipe = card.recipe(recipe_name)
+    # The metadata drives sampling (noise kind and size), so it must agree with the card.
+    for key, ours in (("latent_dim", recipe.latent_dim), ("noise", recipe.noise),
+                      ("image_shape", list(recipe.image_shape))):
+        if meta[key] != ours:
+            raise WeightsFileError(
+                f"{path}: metadata says {key} = {meta[key]!r}, but the {family} card "
+                f"(recipe {recipe_name}) has {ours!r}"
+            )
+    where = f"{path} (family {family}, recipe {recipe_name})"
+    for part in meta["parts"]:
+        net = recipe.generator if part == "generator" else recipe.discriminator
+        try:
+            check_shapes(select_part(arrays, part), net.tensor_shapes(part), where)
+        except WeightsFileError as exc:
+            raise WeightsFileError(f"{exc}; were these weights written for another family "
+                                   "or recipe?") from None
+    notes = []
+    if meta.get("card_sha256") and meta["card_sha256"] != card.digest:
+        notes.append(f"the {family} card changed since these weights were trained "
+                     "(its hash differs); the tensor shapes still match it")
+    return CheckedFile(path, arrays, meta, card, recipe, tuple(notes))
+
+
+# -- export ----------------------------------------------------------------------------------
+
+
+def _wanted_parts(part: str, available: tuple[str, ...], source: str) -> tuple[str, ...]:
+    if part == "all":
+        return available
+    if part not in available:
+        raise UsageError(f"{source} holds no {part} (only {', '.join(available)}); "
+                         f"export --part {available[0]} or --part all")
+    return (part,)
+
+
+def export_version(catalog: Catalog, store: RunStore, ref: str, output: Path, *,
+                   part: str = "all", force: bool = False) -> Exported:
+    """Write a registered version's weights (all parts, or one) to ``output``.
+
+    The file keeps the version's metadata and adds ``part``, ``parts`` (what it holds) and
+    ``exported_from``. It refuses to replace an existing file unless ``force``.
+    """
+    output = Path(output)
+    if part not in PART_CHOICES:
+        raise UsageError(f"--part must be one of {', '.join(PART_CHOICES)}, not '{part}'")
+    if output.is_dir():
+        raise UsageError(f"{output} is a directory; name the file to write, e.g. "
+                         f"{output / 'model.safetensors'}")
+    if output.exists() and not force:
+        raise UsageError(f"{output} already exists; pass --force to overwrite it")
+    if not output.parent.is_dir():
+        raise UsageError(f"cannot write {output}: the folder {output.parent} does not exist")
+    record = store.resolve(ref)
+    source = record.path / WEIGHTS_NAME
+    if not source.is_file():
+        raise WeightsFileError(f"{record.ref} has no weights file ({source})")
+    checked = check_file(catalog, source)
+    parts = _wanted_parts(part, checked.parts, record.ref)
+    arrays = {k: v for k, v in checked.arrays.items() if k.partition(".")[0] in parts}
+    meta = {**checked.meta, "part": part, "parts": list(parts), "exported_from": record.ref}
+    write_weights(output, arrays, meta)
+    check_file(catalog, output)  # what a colleague will read back must pass every check
+    notes = list(checked.notes)
+    if record.status != "complete":
+        notes.append(f"{record.ref} is {record.status}: these are the weights it was left with")
+    return Exported(
+        path=output, record=record, parts=parts,
+        values=int(sum(v.size for v in arrays.values())),
+        loaders=tuple(loaders_for(catalog, checked.card.family)),
+        notes=tuple(notes),
+    )
+
+
+# -- import ----------------------------------------------------------------------------------
+
+
+def _load_checked(checked: CheckedFile, spec: ModelSpec) -> tuple[Generator, list[str]]:
+    """The chosen backend's generator (and discriminator, as a check) with the file's weights."""
+    if "generator" not in checked.parts:
+        raise UsageError(
+            f"{checked.path} holds only the discriminator; a version needs the generator "
+            "(export it with --part generator or --part all)"
+        )
+    backend = spec.load_backend()
+    notes = []
+    generator = backend.load_generator(checked.recipe, select_part(checked.arrays, "generator"))
+    if "discriminator" in checked.parts:
+        load_discriminator = getattr(backend, "load_discriminator", None)
+        if load_discriminator is None:
+            notes.append(f"backend '{spec.backend}' cannot load discriminators; the "
+                         "discriminator tensors are kept in the file but were not checked")
+        else:
+            load_discriminator(checked.recipe, select_part(checked.arrays, "discriminator"))
+    else:
+        notes.append("the file holds the generator only: sampling works, but the "
+                     "discriminator is absent (no scoring of images, no further training)")
+    return generator, notes
+
+
+def _config(checked: CheckedFile, spec: ModelSpec) -> dict[str, Any]:
+    """A TrainConfig-like record of what the weights were trained with."""
+    from ganzoo.protocols import TrainConfig
+
+    meta = checked.meta
+    return TrainConfig(
+        model_id=spec.model_id, recipe=checked.recipe.name,
+        dataset=meta.get("dataset") or checked.recipe.dataset,
+        split=meta.get("split") or "train", epochs=int(meta.get("epochs") or 0),
+        batch_size=int(meta.get("batch_size") or checked.recipe.batch_size),
+        seed=int(meta.get("seed") or 0),
+    ).to_dict()
+
+
+def import_file(catalog: Catalog, store: RunStore, path: Path, *, backend: str | None = None,
+                seed: int = 0, dry_run: bool = False) -> Imported:
+    """Register an exported file as a new version of ``<family>-<backend>``.
+
+    ``backend`` defaults to the one the file was trained with. The file is checked, and the
+    chosen backend builds the networks and generates a sample grid, all before anything is
+    registered: a bad file leaves the registry untouched. The version folder holds
+    ``weights.safetensors`` (metadata's backend and model id updated, ``trained_backend``
+    kept), ``config.json`` and ``samples.png``.
+    """
+    from ganzoo.images import save_grid
+    from ganzoo.noise import draw_noise
+
+    path = Path(path)
+    checked = check_file(catalog, path)
+    spec = loader_for(catalog, checked.card.family, backend or checked.meta["backend"])
+    generator, load_notes = _load_checked(checked, spec)
+    recipe = checked.recipe
+    images = np.asarray(generator.generate(
+        draw_noise(recipe.noise, IMPORT_SAMPLES, recipe.latent_dim, seed)))
+    if images.shape != (IMPORT_SAMPLES, *recipe.image_shape):
+        raise WeightsFileError(f"{spec.model_id} generated images of shape {images.shape[1:]}, "
+                               f"not the card's {recipe.image_shape}")
+    notes = [*checked.notes, *load_notes]
+    if not np.isfinite(images).all():
+        notes.append("the generator produces non-finite values: the weights may come from "
+                     "a diverged run")
+    if dry_run:
+        return Imported(checked, spec, None, None, tuple(notes))
+
+    meta = {**checked.meta, "model_id": spec.model_id, "backend": spec.backend,
+            "trained_backend": checked.trained_backend, "imported_from": path.name}
+    meta.pop("part", None)  # describes the export request, not the version
+    workdir = store.new_workdir()
+    try:
+        write_weights(workdir / WEIGHTS_NAME, checked.arrays, meta)
+        (workdir / "config.json").write_text(
+            json.dumps(_config(checked, spec), indent=2, sort_keys=True), encoding="utf-8")
+        save_grid(images, workdir / IMPORT_SAMPLES_NAME)
+        record = store.register(workdir, {
+            "model_id": spec.model_id, "status": "complete", "family": spec.family,
+            "backend": spec.backend, "recipe": recipe.name,
+            "dataset": checked.meta.get("dataset") or recipe.dataset,
+            "split": checked.meta.get("split") or "train",
+            "epochs": int(checked.meta.get("epochs") or 0), "steps": 0,
+            "seed": int(checked.meta.get("seed") or 0), "wall_time_s": 0.0,
+            "images_per_s": 0.0, "final_metrics": {}, "parent": f"import:{path.name}",
+        })
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)  # no half-written version lingers in work/
+        raise
+    return Imported(checked, spec, record, record.path / IMPORT_SAMPLES_NAME, tuple(notes))
