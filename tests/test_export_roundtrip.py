@@ -40,7 +40,7 @@ CATALOG = numpy_catalog()
 # The metadata block of docs/weights.md: every key a training run's file carries, plus export's.
 DOCUMENTED_KEYS = {
     "format_version", "model_id", "family", "recipe", "backend", "latent_dim", "noise",
-    "image_shape", "value_range", "layout", "dataset", "split", "epochs", "seed",
+    "image_shape", "value_range", "layout", "dataset", "split", "epochs", "batch_size", "seed",
     "ganzoo_version", "card_sha256", "parts", "tensors_sha256",
 }
 EXPORT_KEYS = {"part", "exported_from"}
