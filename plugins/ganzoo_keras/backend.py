@@ -1,0 +1,57 @@
+"""The keras backend: ``create_backend(spec)`` is the factory ``ganzoo_keras.plugin`` registers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ganzoo.cards import ModelCard, Recipe
+from ganzoo.protocols import LayerRow, TrainConfig
+from ganzoo_keras.builder import build_network, layer_rows
+from ganzoo_keras.canonical import from_canonical
+from ganzoo_keras.inference import KerasDiscriminator, KerasGenerator
+from ganzoo_keras.runtime import resolve_device, tf
+from ganzoo_keras.trainer import KerasTrainer
+
+if TYPE_CHECKING:
+    from ganzoo.catalog import ModelSpec
+
+
+class KerasBackend:
+    """One family (card) on Keras 3; implements ``ganzoo.protocols.Backend``."""
+
+    def __init__(self, spec: ModelSpec | None = None):
+        self.spec = spec
+
+    def summary(self, recipe: Recipe) -> list[LayerRow]:
+        """Both networks' layers as Keras builds them: output shapes and parameter counts."""
+        with tf.device("/CPU:0"):
+            return [row for part in ("generator", "discriminator")
+                    for row in layer_rows(build_network(getattr(recipe, part), part), part)]
+
+    def create_trainer(self, card: ModelCard, recipe: Recipe, config: TrainConfig,
+                       images: np.ndarray) -> KerasTrainer:
+        return KerasTrainer(recipe, config, images)
+
+    def load_generator(self, recipe: Recipe, weights: Mapping[str, np.ndarray],
+                       device: str = "auto") -> KerasGenerator:
+        placed = resolve_device(device)
+        with tf.device(placed):
+            model = build_network(recipe.generator, "generator")
+        from_canonical(model, "generator", weights)
+        return KerasGenerator(model, recipe.latent_dim, placed)
+
+    def load_discriminator(self, recipe: Recipe, weights: Mapping[str, np.ndarray],
+                           device: str = "auto") -> KerasDiscriminator:
+        placed = resolve_device(device)
+        with tf.device(placed):
+            model = build_network(recipe.discriminator, "discriminator")
+        from_canonical(model, "discriminator", weights)
+        return KerasDiscriminator(model, placed)
+
+
+def create_backend(spec: ModelSpec | None = None) -> KerasBackend:
+    """The factory named in the plugin's registration (``ganzoo_keras.backend:create_backend``)."""
+    return KerasBackend(spec)

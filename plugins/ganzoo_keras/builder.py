@@ -1,0 +1,77 @@
+"""The one builder from a card's backend-neutral :class:`~ganzoo.architecture.NetSpec` to Keras.
+
+Layer ``i`` of the spec becomes exactly one Keras layer, named ``<network>.<i>``, so the
+canonical tensor names ``<network>.<i>.weight`` point at it (see :mod:`ganzoo_keras.canonical`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ganzoo.architecture import LayerSpec, NetSpec
+from ganzoo.protocols import LayerRow
+from ganzoo_keras.runtime import keras
+
+_ACTIVATIONS = ("relu", "tanh", "sigmoid")
+
+
+def _layer(spec: LayerSpec, name: str, dtype: Any) -> keras.layers.Layer:
+    kind, o = spec.kind, spec.options
+    common = {"name": name, "dtype": dtype}
+    if kind == "dense":
+        return keras.layers.Dense(o["units"], use_bias=o["bias"], **common)
+    if kind in ("conv", "conv_transpose"):
+        cls = keras.layers.Conv2D if kind == "conv" else keras.layers.Conv2DTranspose
+        return cls(o["filters"], o["kernel"], strides=o["stride"], padding=o["padding"],
+                   use_bias=o["bias"], **common)
+    if kind == "batch_norm":
+        # The card's momentum and epsilon already have the Keras meaning.
+        return keras.layers.BatchNormalization(momentum=o["momentum"], epsilon=o["epsilon"],
+                                               **common)
+    if kind == "leaky_relu":
+        return keras.layers.LeakyReLU(negative_slope=o["slope"], **common)
+    if kind in _ACTIVATIONS:
+        return keras.layers.Activation(kind, **common)
+    if kind == "dropout":
+        return keras.layers.Dropout(o["rate"], **common)
+    if kind == "reshape":
+        return keras.layers.Reshape(tuple(o["shape"]), **common)
+    if kind == "flatten":
+        return keras.layers.Flatten(**common)
+    raise ValueError(f"layer kind '{kind}' has no Keras builder")  # cards are validated first
+
+
+def build_network(net: NetSpec, name: str, dtype: str = "float32") -> keras.Sequential:
+    """A built ``keras.Sequential`` for ``net``; ``dtype`` is a Keras dtype policy name
+    (``mixed_bfloat16`` for mixed precision: float32 variables, bfloat16 compute)."""
+    layers = [_layer(spec, f"{name}.{i}", dtype) for i, spec in enumerate(net.layers)]
+    return keras.Sequential([keras.Input(shape=tuple(net.input_shape)), *layers], name=name)
+
+
+def _count(variables: list[Any]) -> int:
+    return int(sum(int(v.numpy().size) for v in variables))
+
+
+def layer_rows(model: keras.Model, network: str) -> list[LayerRow]:
+    """One :class:`LayerRow` per layer, read from the built Keras model itself."""
+    return [
+        LayerRow(
+            network=network,
+            name=layer.name,
+            kind=type(layer).__name__,
+            output_shape=tuple(layer.output.shape),
+            trainable=_count(layer.trainable_weights),
+            non_trainable=_count(layer.non_trainable_weights),
+        )
+        for layer in model.layers
+    ]
+
+
+def random_states(layer: keras.layers.Layer) -> list[Any]:
+    """A layer's random-seed variables (Keras 3 ``SeedGenerator`` states, e.g. of Dropout).
+
+    Keras counts them among a layer's variables but not its weights, which is how they are
+    told apart from batch-norm statistics.
+    """
+    weights = {id(w) for w in layer.weights}
+    return [v for v in layer.non_trainable_variables if id(v) not in weights]

@@ -1,0 +1,204 @@
+"""One Keras trainer for every family; the families differ only by ``recipe.step``.
+
+Speed: the whole of ``run_steps`` is one ``tf.function`` call. Inside it a graph while loop
+gathers each batch from the images (one device tensor) through the epoch's permutation, draws
+noise from a ``tf.random.Generator`` and runs the step; metrics are summed on the device and
+read back once. Where it pays (see :func:`use_xla`) the loop is also compiled with XLA.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+
+import numpy as np
+
+from ganzoo.cards import Recipe
+from ganzoo.errors import DatasetError, UsageError, WeightsFileError
+from ganzoo.protocols import TrainConfig
+from ganzoo_keras.builder import build_network, random_states
+from ganzoo_keras.canonical import from_canonical, to_canonical
+from ganzoo_keras.data import epoch_permutation, images_to_tensor
+from ganzoo_keras.inference import KerasGenerator
+from ganzoo_keras.optimizers import make_optimizer
+from ganzoo_keras.runtime import keras, resolve_device, tf
+from ganzoo_keras.steps import GanSteps
+
+METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
+PARTS = ("generator", "discriminator")
+CONV_KINDS = ("conv", "conv_transpose")
+# XLA's compile takes seconds longer than tracing; below this many steps it does not pay back.
+XLA_MIN_STEPS = 200
+
+
+def use_xla(recipe: Recipe, config: TrainConfig, steps_per_epoch: int) -> bool:
+    """Whether to compile the training loop with XLA.
+
+    ``config.extra["xla"]`` (true/false) decides when given, else ``config.compile=True`` asks
+    for it. Otherwise XLA is used where it was measured to help on CPU: networks without
+    convolutions (seed002's dense GAN: about 1.5-2x the images/s) in runs long enough to repay
+    the compile. XLA's CPU convolutions (transposed ones above all) were about 10x slower than
+    TensorFlow's own kernels, so convolutional recipes stay off unless asked.
+    """
+    if "xla" in config.extra:
+        return bool(config.extra["xla"])
+    if config.compile:
+        return True
+    layers = (*recipe.generator.layers, *recipe.discriminator.layers)
+    dense_only = not any(layer.kind in CONV_KINDS for layer in layers)
+    return dense_only and config.epochs * steps_per_epoch >= XLA_MIN_STEPS
+
+
+class KerasTrainer:
+    """Networks, optimisers, noise and data of one run; implements ``ganzoo.protocols.Trainer``.
+
+    State names (besides the canonical ``generator.*`` / ``discriminator.*`` weights):
+    ``optim.<part>.<j>`` for the optimiser's variables in Keras' order (iteration counter,
+    learning rate, then slots), ``rng.noise`` for the noise generator's state and
+    ``rng.<part>.<layer>.<j>`` for Keras seed-generator states (dropout).
+
+    ``config.extra["deterministic"]`` turns on TensorFlow's op determinism (needed on GPUs).
+    ``updates`` (a :class:`~ganzoo_keras.steps.GanSteps`) holds the networks, optimisers and
+    step functions, for tests and tools that drive single updates.
+    """
+
+    def __init__(self, recipe: Recipe, config: TrainConfig, images: np.ndarray):
+        if config.devices != 1:
+            raise UsageError("the keras backend trains on one device; use --devices 1")
+        self.recipe = recipe
+        self.config = config
+        self.batch_size = int(config.batch_size)
+        self.device = resolve_device(config.device)
+        n = int(np.shape(images)[0])
+        steps = n // self.batch_size  # the last partial batch is dropped
+        if steps == 0:
+            raise DatasetError(f"{n} images are fewer than one batch of {self.batch_size}")
+        self.steps_per_epoch = min(steps, config.max_steps) if config.max_steps else steps
+        self._n = n
+
+        if config.extra.get("deterministic"):
+            # Process-wide and one-way; CPU runs are bitwise reproducible without it, GPU
+            # kernels (cuDNN convolutions, scatter/segment sums) are not.
+            tf.config.experimental.enable_op_determinism()
+        keras.utils.set_random_seed(config.seed)
+        dtype = "mixed_bfloat16" if config.amp else "float32"
+        with tf.device(self.device):
+            self.images = images_to_tensor(images, recipe.image_shape, self.device)
+            self.generator = build_network(recipe.generator, "generator", dtype)
+            self.discriminator = build_network(recipe.discriminator, "discriminator", dtype)
+            self.optimizers = {part: make_optimizer(recipe.optimizers[part]) for part in PARTS}
+            for part in PARTS:
+                # Built now so that load_state has every slot to assign.
+                self.optimizers[part].build(self._model(part).trainable_variables)
+            self.noise_rng = tf.random.Generator.from_seed(config.seed)
+
+        self.updates = GanSteps(self.generator, self.discriminator,
+                               self.optimizers["generator"], self.optimizers["discriminator"],
+                               self._noise, recipe.d_batches)
+        self._step = self.updates.get(recipe.step)
+        self.xla = use_xla(recipe, config, self.steps_per_epoch)
+        image_spec = tf.TensorSpec((n, *recipe.image_shape), tf.float32)
+        # A partial, not the bound method: TF keys its "frequent retracing" warning on the code
+        # object, so every trainer in a process would count against one budget.
+        self._run = tf.function(
+            functools.partial(KerasTrainer._loop, self),
+            jit_compile=self.xla,
+            input_signature=[image_spec, tf.TensorSpec((n,), tf.int32),
+                             tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.int32)],
+        )
+        self._perm_epoch: int | None = None
+        self._perm: tf.Tensor | None = None
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def _model(self, part: str) -> keras.Model:
+        return self.generator if part == "generator" else self.discriminator
+
+    def _noise(self, batch: int) -> tf.Tensor:
+        shape = (batch, self.recipe.latent_dim)
+        if self.recipe.noise == "uniform":
+            return self.noise_rng.uniform(shape, -1.0, 1.0, dtype=tf.float32)
+        return self.noise_rng.normal(shape, dtype=tf.float32)
+
+    def _loop(self, images: tf.Tensor, perm: tf.Tensor, start: tf.Tensor,
+              count: tf.Tensor) -> tf.Tensor:
+        # A plain while loop and a gathered index (not ``for i in tf.range`` and ``tf.slice``):
+        # those make XLA treat ``start`` and ``count`` as constants and recompile every call.
+        batch = self.batch_size
+        offsets = tf.range(batch)
+        totals = tf.zeros([len(METRICS)], tf.float32)
+        i = tf.constant(0)
+        while i < count:
+            index = tf.gather(perm, (start + i) * batch + offsets)
+            totals += self._step(tf.gather(images, index))
+            i += 1
+        return totals / tf.cast(count, tf.float32)
+
+    def _permutation(self, epoch: int) -> tf.Tensor:
+        if self._perm_epoch != epoch:
+            with tf.device(self.device):
+                self._perm = tf.identity(epoch_permutation(self._n, self.config.seed, epoch))
+            self._perm_epoch = epoch
+        return self._perm
+
+    def run_steps(self, epoch: int, start: int, count: int) -> dict[str, float]:
+        """Run steps ``start .. start+count-1`` of ``epoch``; their mean metrics."""
+        if count < 1 or start < 0 or start + count > self.steps_per_epoch:
+            raise ValueError(f"steps {start}..{start + count - 1} are outside the epoch's "
+                             f"{self.steps_per_epoch} steps")
+        perm = self._permutation(epoch)
+        with tf.device(self.device):
+            means = self._run(self.images, perm, tf.constant(start, tf.int32),
+                              tf.constant(count, tf.int32))
+        return dict(zip(METRICS, (float(v) for v in means.numpy()), strict=True))
+
+    # -- outputs ------------------------------------------------------------------------------
+
+    def sample(self, noise: np.ndarray) -> np.ndarray:
+        """Images from ``noise`` with the generator in inference mode (NHWC float32)."""
+        return KerasGenerator(self.generator, self.recipe.latent_dim, self.device).generate(noise)
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """Both networks' weights under canonical names."""
+        return {name: value for part in PARTS
+                for name, value in to_canonical(self._model(part), part).items()}
+
+    # -- state --------------------------------------------------------------------------------
+
+    def _state_variables(self) -> dict[str, tf.Variable]:
+        """Every variable besides the weights that a resumed run needs, by state name."""
+        out: dict[str, tf.Variable] = {}
+        for part in PARTS:
+            for j, var in enumerate(self.optimizers[part].variables):
+                out[f"optim.{part}.{j}"] = var
+            for i, layer in enumerate(self._model(part).layers):
+                for j, var in enumerate(random_states(layer)):
+                    out[f"rng.{part}.{i}.{j}"] = var
+        out["rng.noise"] = self.noise_rng.state
+        return out
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Weights, optimiser variables and random states, as numpy arrays."""
+        out = self.weights()
+        for name, var in self._state_variables().items():
+            out[name] = np.array(var.numpy())
+        return out
+
+    def load_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Restore what :meth:`state` returned (same recipe): the run continues exactly."""
+        variables = self._state_variables()
+        for name, var in variables.items():
+            if name not in state:
+                raise WeightsFileError(f"state '{name}' is missing from the checkpoint")
+            if tuple(np.shape(state[name])) != tuple(var.shape):
+                raise WeightsFileError(f"state '{name}' has shape {np.shape(state[name])}, "
+                                       f"expected {tuple(var.shape)}")
+        for part in PARTS:
+            from_canonical(self._model(part), part, state)
+        for name, var in variables.items():
+            var.assign(np.asarray(state[name]).astype(_numpy_dtype(var)))
+
+
+def _numpy_dtype(var: tf.Variable) -> np.dtype:
+    # Keras variables name their dtype with a string, tf.Variables with a tf.DType.
+    return np.dtype(getattr(var.dtype, "name", var.dtype))

@@ -1,0 +1,103 @@
+"""Torch modules for the spec layers whose meaning differs from torch's built-ins.
+
+The spec is channels-last and uses TensorFlow's ``same`` padding (ganzoo.architecture); torch
+computes NCHW and pads symmetrically. These modules bridge the two so that a Keras-trained
+weight file gives the same outputs here. Each keeps its tensors as ``weight``/``bias`` directly
+on itself, so ``state_dict()`` keys stay ``"{index}.weight"``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def tf_same_conv_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """(before, after) padding of TensorFlow's ``same`` rule for a convolution."""
+    total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def tf_same_transpose_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """(before, after) cropping of a full transposed convolution down to ``size * stride``."""
+    total = max((size - 1) * stride + kernel - size * stride, 0)
+    return total // 2, total - total // 2
+
+
+def _to_channels_last(x: torch.Tensor) -> torch.Tensor:
+    # A 4-D torch tensor is NCHW; the spec's order is N, H, W, C.
+    return x.permute(0, 2, 3, 1) if x.dim() == 4 else x
+
+
+class Dense(nn.Linear):
+    """A dense layer on the spec's last (channel) axis, whatever layout torch computes in."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 4:  # a dense layer on an image acts on channels: go NHWC and back
+            return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        return super().forward(x)
+
+
+class SameConv2d(nn.Conv2d):
+    """Conv2d with TensorFlow ``same`` padding for a fixed input size (extra padding after)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int,
+                 bias: bool, input_hw: tuple[int, int]):
+        pads = [tf_same_conv_padding(size, kernel, stride) for size in input_hw]
+        symmetric = all(before == after for before, after in pads)
+        super().__init__(in_channels, out_channels, kernel, stride,
+                         padding=tuple(p[0] for p in pads) if symmetric else 0, bias=bias)
+        (top, bottom), (left, right) = pads
+        # F.pad order is (left, right, top, bottom); None when the built-in padding does it.
+        self.explicit_pad = None if symmetric else (left, right, top, bottom)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.explicit_pad is not None:
+            x = F.pad(x, self.explicit_pad)
+        return self._conv_forward(x, self.weight, self.bias)
+
+
+class SameConvTranspose2d(nn.ConvTranspose2d):
+    """ConvTranspose2d whose output is ``input * stride``, cropped as TensorFlow crops it."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int,
+                 bias: bool, input_hw: tuple[int, int]):
+        crops = [tf_same_transpose_padding(size, kernel, stride) for size in input_hw]
+        # torch crops `padding` from both sides; the rest of TF's (larger) after-crop is a slice.
+        super().__init__(in_channels, out_channels, kernel, stride,
+                         padding=tuple(c[0] for c in crops), bias=bias)
+        self.out_hw = tuple(size * stride for size in input_hw)
+        torch_out = tuple((size - 1) * stride + kernel - 2 * before
+                          for size, (before, _) in zip(input_hw, crops, strict=True))
+        self.needs_slice = torch_out != self.out_hw
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding)
+        if self.needs_slice:
+            y = y[:, :, : self.out_hw[0], : self.out_hw[1]]
+        return y
+
+
+class Reshape(nn.Module):
+    """Reshape in the spec's channels-last order; a 3-D target becomes an NCHW tensor."""
+
+    def __init__(self, shape: tuple[int, ...]):
+        super().__init__()
+        self.shape = tuple(int(s) for s in shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = _to_channels_last(x).reshape(x.shape[0], *self.shape)
+        return x.permute(0, 3, 1, 2) if len(self.shape) == 3 else x
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape} (channels-last)"
+
+
+class Flatten(nn.Module):
+    """Flatten in the spec's H, W, C order, so dense weights match Keras's."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _to_channels_last(x).flatten(1)

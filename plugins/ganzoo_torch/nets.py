@@ -1,0 +1,123 @@
+"""The one network builder: a NetSpec becomes an ``nn.Sequential``, layer i as module i.
+
+Because module indices equal spec indices, ``state_dict()`` keys are the canonical names
+without their prefix (``generator.3.weight`` is module 3's ``weight``). Only
+``num_batches_tracked`` is torch-only; it is dropped on export and ignored on import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganzoo.architecture import LayerSpec, NetSpec
+from ganzoo.errors import WeightsFileError
+
+from .layers import Dense, Flatten, Reshape, SameConv2d, SameConvTranspose2d
+
+TORCH_ONLY_BUFFERS = ("num_batches_tracked",)
+
+
+def build_network(spec: NetSpec) -> nn.Sequential:
+    """Build the network with Keras-style initialisation (glorot-uniform weights, zero biases)."""
+    modules = []
+    shape = tuple(spec.input_shape)
+    for row, layer in zip(spec.summary(), spec.layers, strict=True):
+        modules.append(_build_layer(layer, shape))
+        shape = row.output_shape
+    net = nn.Sequential(*modules)
+    keras_init_(net)
+    return net
+
+
+def _build_layer(layer: LayerSpec, shape: tuple[int, ...]) -> nn.Module:
+    kind = layer.kind
+    if kind == "dense":
+        return Dense(shape[-1], layer["units"], bias=layer["bias"])
+    if kind in ("conv", "conv_transpose"):
+        h, w, c = shape
+        k, s, f, bias = layer["kernel"], layer["stride"], layer["filters"], layer["bias"]
+        if layer["padding"] == "valid":
+            cls = nn.Conv2d if kind == "conv" else nn.ConvTranspose2d
+            return cls(c, f, k, s, padding=0, bias=bias)
+        cls = SameConv2d if kind == "conv" else SameConvTranspose2d
+        return cls(c, f, k, s, bias, (h, w))
+    if kind == "batch_norm":
+        # Keras' momentum weighs the old statistic, torch's the new one.
+        bn = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
+        return bn(shape[-1], eps=layer["epsilon"], momentum=1.0 - layer["momentum"])
+    if kind == "leaky_relu":
+        return nn.LeakyReLU(layer["slope"])
+    if kind == "relu":
+        return nn.ReLU()
+    if kind == "tanh":
+        return nn.Tanh()
+    if kind == "sigmoid":
+        return nn.Sigmoid()
+    if kind == "dropout":
+        return nn.Dropout(layer["rate"])
+    if kind == "reshape":
+        return Reshape(layer["shape"])
+    if kind == "flatten":
+        return Flatten()
+    raise ValueError(f"no torch module for layer kind '{kind}'")  # pragma: no cover
+
+
+@torch.no_grad()
+def keras_init_(net: nn.Module) -> None:
+    """Glorot-uniform kernels and zero biases, as Keras initialises them.
+
+    Glorot's bound depends on fan_in + fan_out only, so torch's and Keras's kernel layouts
+    give the same distribution; this keeps torch and Keras runs of a card comparable.
+    """
+    for module in net.modules():
+        if isinstance(module, nn.Linear | nn.Conv2d | nn.ConvTranspose2d):
+            nn.init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                module.bias.zero_()
+
+
+def canonical_weights(net: nn.Module, prefix: str) -> dict[str, np.ndarray]:
+    """The network's tensors (parameters and BN statistics) under canonical names."""
+    return {
+        f"{prefix}.{key}": value.detach().to("cpu", torch.float32).numpy().copy()
+        for key, value in net.state_dict().items()
+        if key.rsplit(".", 1)[-1] not in TORCH_ONLY_BUFFERS
+    }
+
+
+def load_canonical_weights(
+    net: nn.Module, spec: NetSpec, prefix: str, weights: Mapping[str, np.ndarray]
+) -> None:
+    """Copy ``prefix.*`` tensors into ``net``; a missing, extra or mis-shaped one is an error.
+
+    Keys under other prefixes are ignored (an export holds both networks).
+    """
+    expected = spec.tensor_shapes(prefix)
+    given = {
+        key: value for key, value in weights.items()
+        if key.startswith(prefix + ".")
+        and key.rsplit(".", 1)[-1] not in TORCH_ONLY_BUFFERS
+    }
+    missing = sorted(set(expected) - set(given))
+    if missing:
+        raise WeightsFileError(
+            f"missing tensor '{missing[0]}' for the {prefix}"
+            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+        )
+    extra = sorted(set(given) - set(expected))
+    if extra:
+        raise WeightsFileError(f"unexpected tensor '{extra[0]}': the {prefix} has no such tensor")
+    for key, shape in expected.items():
+        got = tuple(np.shape(given[key]))
+        if got != tuple(shape):
+            raise WeightsFileError(f"tensor '{key}' has shape {got}, expected {tuple(shape)}")
+    state = net.state_dict()
+    with torch.no_grad():
+        for key in expected:
+            target = state[key[len(prefix) + 1:]]
+            source = torch.from_numpy(np.ascontiguousarray(given[key], dtype=np.float32))
+            target.copy_(source)

@@ -1,0 +1,174 @@
+"""The one torch trainer for every family: networks and optimisers from the recipe, the step
+style the recipe names, on-device batches, and exact save/restore of everything it holds."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+
+import numpy as np
+import torch
+
+from ganzoo.cards import Recipe
+from ganzoo.data.adapters import to_torch
+from ganzoo.errors import UsageError
+from ganzoo.protocols import TrainConfig
+
+from .device_data import (
+    NoiseSampler,
+    PrivateRandomState,
+    epoch_permutation,
+    resolve_device,
+    use_cores,
+)
+from .nets import build_network, canonical_weights, load_canonical_weights
+from .optimizers import load_optimizer_state, make_optimizer, optimizer_state
+from .steps import GanSteps
+from .tensors import to_nhwc_numpy
+
+METRIC_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
+
+
+class TorchTrainer:
+    """Implements :class:`ganzoo.protocols.Trainer` for any card on torch.
+
+    ``config.extra["torch_threads"]`` overrides the CPU thread count (default: every core).
+    """
+
+    def __init__(self, recipe: Recipe, config: TrainConfig, images: np.ndarray):
+        self.recipe = recipe
+        self.config = config
+        if config.devices != 1:
+            raise UsageError(f"the torch backend trains on one device; got --devices "
+                             f"{config.devices}")
+        self.device = resolve_device(config.device)
+        if self.device.type == "cpu":
+            use_cores((config.extra or {}).get("torch_threads"))
+        else:
+            torch.backends.cudnn.benchmark = True  # shapes never change within a run
+        # Initialisation and dropout draw from torch's global generators, seeded with
+        # config.seed but kept private to this trainer (see PrivateRandomState).
+        self.rng = PrivateRandomState(config.seed, self.device)
+        with self.rng.active():
+            self.generator = build_network(recipe.generator).to(self.device)
+            self.discriminator = build_network(recipe.discriminator).to(self.device)
+        self.images = to_torch(images, self.device)  # once; batches are sliced on the device
+        height, width, channels = recipe.image_shape
+        if tuple(self.images.shape[1:]) != (channels, height, width):
+            raise UsageError(f"images are {tuple(images.shape[1:])}, but {recipe.name} makes "
+                             f"{tuple(recipe.image_shape)}")
+        self.batch_size = int(config.batch_size)
+        steps = len(self.images) // self.batch_size  # the last partial batch is dropped
+        if config.max_steps:
+            steps = min(steps, int(config.max_steps))
+        if steps < 1:
+            raise UsageError(f"{len(self.images)} images make no full batch of "
+                             f"{self.batch_size}; lower the batch size")
+        self.steps_per_epoch = steps
+        self.noise = NoiseSampler(recipe.noise, recipe.latent_dim, config.seed, self.device)
+        self.optimizers = {
+            name: make_optimizer(recipe.optimizers[name], net.parameters())
+            for name, net in self.networks.items()
+        }
+        g_forward, d_forward = self.generator, self.discriminator
+        if config.compile:
+            g_forward, d_forward = _compiled(self.generator), _compiled(self.discriminator)
+        self.steps = GanSteps(
+            self.generator, self.discriminator,
+            self.optimizers["generator"], self.optimizers["discriminator"],
+            self.noise, self.batch_size, self.device, recipe.d_batches,
+            g_forward=g_forward, d_forward=d_forward,
+        )
+        self._step = self.steps.by_name(recipe.step)
+        self._permutation: tuple[int, torch.Tensor] | None = None
+
+    @property
+    def networks(self) -> dict[str, torch.nn.Module]:
+        return {"generator": self.generator, "discriminator": self.discriminator}
+
+    # -- training ---------------------------------------------------------------------------
+
+    def run_steps(self, epoch: int, start: int, count: int) -> dict[str, float]:
+        """Run steps ``start .. start + count - 1`` of ``epoch``; mean metrics over them."""
+        if count < 1 or start < 0 or start + count > self.steps_per_epoch:
+            raise ValueError(f"steps {start}..{start + count - 1} are outside the epoch's "
+                             f"{self.steps_per_epoch} steps")
+        order = self._epoch_order(epoch)
+        batch = self.batch_size
+        sums = torch.zeros(len(METRIC_KEYS), device=self.device)
+        with self.rng.active(), self._autocast():
+            for i in range(start, start + count):
+                real = self.images.index_select(0, order[i * batch : (i + 1) * batch])
+                sums += torch.stack(self._step(real))
+        return dict(zip(METRIC_KEYS, (sums / count).tolist(), strict=True))  # the one host sync
+
+    def _epoch_order(self, epoch: int) -> torch.Tensor:
+        if self._permutation is None or self._permutation[0] != epoch:
+            order = epoch_permutation(len(self.images), self.config.seed, epoch, self.device)
+            self._permutation = (epoch, order)
+        return self._permutation[1]
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if not self.config.amp:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    # -- outputs ----------------------------------------------------------------------------
+
+    def sample(self, noise: np.ndarray) -> np.ndarray:
+        """Images from ``noise`` with G in evaluation mode (NHWC float32 in [-1, 1])."""
+        self.generator.eval()
+        try:
+            with torch.no_grad():
+                z = torch.as_tensor(np.asarray(noise, dtype=np.float32), device=self.device)
+                return to_nhwc_numpy(self.generator(z))
+        finally:
+            self.generator.train()
+
+    def weights(self) -> dict[str, np.ndarray]:
+        """Both networks under canonical names, BN running statistics included."""
+        out: dict[str, np.ndarray] = {}
+        for name, net in self.networks.items():
+            out.update(canonical_weights(net, name))
+        return out
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Weights, optimiser slots and random states: enough to resume bit for bit."""
+        out = self.weights()
+        for name, optimizer in self.optimizers.items():
+            out.update(optimizer_state(optimizer, name))
+        for name, value in self.rng.state().items():
+            out[f"rng.{name}"] = value.numpy().copy()
+        # Generator states are device-specific (CPU: Mersenne Twister, CUDA: Philox), so the
+        # key says which; a run resumed on the other device keeps its fresh noise stream.
+        out[f"rng.noise.{self.device.type}"] = self.noise.get_state().numpy().copy()
+        return out
+
+    def load_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Restore what :meth:`state` returned (a state without optimiser slots starts fresh)."""
+        for name, net in self.networks.items():
+            load_canonical_weights(net, getattr(self.recipe, name), name, state)
+        for name, optimizer in self.optimizers.items():
+            load_optimizer_state(optimizer, name, state)
+        self.rng.load({key[len("rng."):]: _byte_tensor(value) for key, value in state.items()
+                       if key in ("rng.torch_cpu", "rng.torch_cuda")})
+        noise_key = f"rng.noise.{self.device.type}"
+        if noise_key in state:
+            self.noise.set_state(_byte_tensor(state[noise_key]))
+
+
+def _compiled(net: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``net``'s forward through torch.compile; the module itself stays as it is.
+
+    Each network compiles a few variants (train/eval, with/without grad, batch sizes), and
+    every compiled module shares one code object and so one recompile budget: a process
+    that builds several trainers would exhaust dynamo's default of 8 and fall back to eager.
+    """
+    import torch._dynamo
+
+    torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+    return torch.compile(net, dynamic=False)
+
+
+def _byte_tensor(value: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.array(value, dtype=np.uint8))

@@ -1,0 +1,228 @@
+"""Keras backend: the one trainer, its three step kinds, freezing, determinism and resume.
+
+Tiny networks (every layer kind, batch norm and dropout in both) keep each trace short; the
+step kinds are the card recipes' own ``step`` / ``d_batches`` values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file, save_file
+
+if importlib.util.find_spec("tensorflow") is None:  # not importorskip: torch must load first
+    pytest.skip("the keras extra is not installed", allow_module_level=True)
+
+from ganzoo_keras.backend import create_backend
+from ganzoo_keras.data import epoch_permutation, images_to_tensor
+from ganzoo_keras.runtime import tf
+from ganzoo_keras.trainer import KerasTrainer, use_xla
+
+from ganzoo.architecture import parse_net
+from ganzoo.cards import builtin_cards
+from ganzoo.protocols import TrainConfig
+
+pytestmark = pytest.mark.keras
+
+LATENT = 8
+BATCH = 32
+KINDS = {  # id -> (step, d_batches)
+    "simultaneous": ("simultaneous", "separate"),
+    "alternating": ("alternating", "separate"),
+    "combined-separate": ("combined", "separate"),
+    "combined-concat": ("combined", "concat"),
+}
+
+
+def tiny_recipe(step: str, d_batches: str = "separate", noise: str = "uniform"):
+    """The mlp seed004 recipe with tiny networks that still use every layer kind."""
+    base = {c.family: c for c in builtin_cards()}["mlp"].recipe("seed004")
+    generator = parse_net([
+        {"type": "dense", "units": 7 * 7 * 4},
+        {"type": "batch_norm", "momentum": 0.8},
+        {"type": "leaky_relu", "slope": 0.2},
+        {"type": "dropout", "rate": 0.3},
+        {"type": "reshape", "shape": [7, 7, 4]},
+        {"type": "conv_transpose", "filters": 1, "kernel": 4, "stride": 4, "bias": False},
+        {"type": "tanh"},
+    ], (LATENT,), "test.generator")
+    discriminator = parse_net([
+        {"type": "conv", "filters": 4, "kernel": 3, "stride": 2},
+        {"type": "batch_norm"},
+        {"type": "leaky_relu", "slope": 0.2},
+        {"type": "dropout", "rate": 0.3},
+        {"type": "flatten"},
+        {"type": "dense", "units": 1},
+    ], (28, 28, 1), "test.discriminator")
+    return dataclasses.replace(base, latent_dim=LATENT, generator=generator,
+                               discriminator=discriminator, step=step, d_batches=d_batches,
+                               noise=noise, batch_size=BATCH)
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.random.default_rng(0).integers(0, 256, (256, 28, 28, 1), dtype=np.uint8)
+
+
+def make(recipe, images, seed=7, **config) -> KerasTrainer:
+    cfg = TrainConfig(model_id="test-keras", recipe=recipe.name, dataset="random",
+                      batch_size=BATCH, seed=seed, **config)
+    return create_backend(None).create_trainer(None, recipe, cfg, images)
+
+
+def snapshot(model) -> list[np.ndarray]:
+    """Every weight of a model (trainable and batch-norm statistics), copied."""
+    return [np.array(w.numpy()) for w in model.weights]
+
+
+def assert_states_equal(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        # Bitwise on this CPU; a tolerance only so that reordered float sums on other
+        # hardware do not fail the resume contract.
+        np.testing.assert_allclose(a[key], b[key], rtol=1e-6, atol=1e-7, err_msg=key)
+
+
+# -- the combined step's freeze ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def combined(images):
+    return make(tiny_recipe("combined"), images)
+
+
+def test_combined_generator_update_leaves_the_discriminator_untouched(combined):
+    updates = combined.updates
+    d_before, g_before = snapshot(combined.discriminator), snapshot(combined.generator)
+    g_loss = tf.function(lambda: updates.combined_generator_update(BATCH))()
+    assert np.isfinite(float(g_loss))
+    for before, after in zip(d_before, snapshot(combined.discriminator), strict=True):
+        np.testing.assert_array_equal(before, after)  # batch-norm statistics included
+    assert any(not np.array_equal(b, a)
+               for b, a in zip(g_before, snapshot(combined.generator), strict=True))
+    assert combined.discriminator.trainable  # the freeze lasts only for the generator's update
+
+
+def test_combined_discriminator_update_leaves_the_generator_untouched(combined):
+    updates = combined.updates
+    d_before, g_before = snapshot(combined.discriminator), snapshot(combined.generator)
+    real = combined.images[:BATCH]
+    d_loss, d_real, d_fake = tf.function(updates.combined_discriminator_update)(real)
+    assert 0 < float(d_real) < 1 and 0 < float(d_fake) < 1 and np.isfinite(float(d_loss))
+    for before, after in zip(g_before, snapshot(combined.generator), strict=True):
+        np.testing.assert_array_equal(before, after)  # fakes come from inference mode
+    assert any(not np.array_equal(b, a)
+               for b, a in zip(d_before, snapshot(combined.discriminator), strict=True))
+
+
+# -- every step kind --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_deterministic_and_resumable(kind, images, tmp_path):
+    """Same seed => same run, however the steps are split into calls; and k steps, state(),
+    a trainer that loads it, k more steps == 2k steps (weights, optimiser slots, noise and
+    dropout states)."""
+    recipe = tiny_recipe(*KINDS[kind])
+    first = make(recipe, images)
+    w0 = first.weights()
+    metrics = first.run_steps(0, 0, 3)
+    assert set(metrics) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert all(np.isfinite(v) for v in metrics.values())
+    assert 0 < metrics["d_real"] < 1 and 0 < metrics["d_fake"] < 1
+    w1 = first.weights()
+    for part in ("generator", "discriminator"):  # one run_steps trains both networks
+        assert any(not np.array_equal(w0[k], w1[k]) for k in w0 if k.startswith(part))
+    save_file(first.state(), str(tmp_path / "state.safetensors"))  # as checkpoints are kept
+    checkpoint = load_file(str(tmp_path / "state.safetensors"))
+    first.run_steps(0, 3, 3)
+    expected = first.state()
+
+    second = make(recipe, images)
+    second.run_steps(0, 0, 6)  # the same 6 steps in one call
+    assert_states_equal(second.state(), expected)
+    second.load_state(checkpoint)  # overwrites everything the 6 steps changed
+    second.run_steps(0, 3, 3)
+    assert_states_equal(second.state(), expected)
+
+
+def test_state_holds_optimisers_and_random_states(combined):
+    state = combined.state()
+    assert set(combined.weights()) <= set(state)
+    assert "rng.noise" in state
+    assert "rng.generator.3.0" in state and "rng.discriminator.3.0" in state  # dropout seeds
+    assert state["optim.generator.0"].shape == ()  # the iteration counter comes first
+    slots = [k for k in state if k.startswith("optim.discriminator.")]
+    assert len(slots) == 2 + 2 * 6  # iteration, learning rate, Adam's m and v per variable
+    assert all(isinstance(v, np.ndarray) for v in state.values())
+
+
+def test_different_seeds_give_different_runs(images):
+    recipe = tiny_recipe("alternating", noise="normal")
+    a, b = make(recipe, images, seed=1), make(recipe, images, seed=2)
+    assert not np.array_equal(a.weights()["generator.0.weight"],
+                              b.weights()["generator.0.weight"])
+
+
+def test_sample_matches_the_loaded_generator(combined, images):
+    noise = np.random.default_rng(1).uniform(-1, 1, (16, LATENT)).astype(np.float32)
+    sample = combined.sample(noise)
+    assert sample.shape == (16, 28, 28, 1) and sample.dtype == np.float32
+    assert np.all(np.abs(sample) <= 1)
+    loaded = create_backend(None).load_generator(combined.recipe, combined.weights())
+    np.testing.assert_array_equal(loaded.generate(noise), sample)
+
+
+# -- data and limits --------------------------------------------------------------------------
+
+def test_images_become_floats_in_minus_one_one(images):
+    tensor = images_to_tensor(images[:4, :, :, 0], (28, 28, 1))  # (N, H, W) gains a channel
+    assert tensor.shape == (4, 28, 28, 1) and tensor.dtype == tf.float32
+    np.testing.assert_allclose(tensor.numpy(), images[:4] / 127.5 - 1, atol=1e-6)
+
+
+def test_epoch_permutation_is_a_function_of_seed_and_epoch():
+    a = epoch_permutation(100, 5, 3).numpy()
+    np.testing.assert_array_equal(a, epoch_permutation(100, 5, 3).numpy())
+    np.testing.assert_array_equal(np.sort(a), np.arange(100))
+    assert not np.array_equal(a, epoch_permutation(100, 5, 4).numpy())
+    assert not np.array_equal(a, epoch_permutation(100, 6, 3).numpy())
+
+
+def test_steps_per_epoch_and_step_range(combined, images):
+    assert combined.steps_per_epoch == 256 // BATCH
+    capped = KerasTrainer(combined.recipe, dataclasses.replace(combined.config, max_steps=3),
+                          images[:100])
+    assert capped.steps_per_epoch == 3
+    with pytest.raises(ValueError, match="outside"):
+        capped.run_steps(0, 2, 2)
+
+
+@pytest.mark.parametrize("kind", ["simultaneous"])
+def test_mixed_precision_keeps_float32_outputs(kind, images):
+    trainer = make(tiny_recipe(*KINDS[kind]), images[:64], amp=True)
+    metrics = trainer.run_steps(0, 0, 2)
+    assert all(np.isfinite(v) for v in metrics.values())
+    assert trainer.sample(np.zeros((2, LATENT), np.float32)).dtype == np.float32
+    assert all(v.dtype == np.float32 for k, v in trainer.weights().items())
+
+
+def test_xla_where_it_was_measured_to_pay():
+    cards = {c.family: c for c in builtin_cards()}
+    mlp, dcgan = cards["mlp"].recipe("seed002"), cards["dcgan"].recipe()
+    full = TrainConfig(model_id="m", recipe="r", dataset="d", epochs=3)
+    assert use_xla(mlp, full, 1875)  # dense networks, a long run
+    assert not use_xla(mlp, full, 10)  # too short to repay the compile
+    assert not use_xla(dcgan, full, 468)  # XLA's CPU convolutions are slower
+    assert use_xla(dcgan, dataclasses.replace(full, compile=True), 468)
+    assert not use_xla(mlp, dataclasses.replace(full, extra={"xla": False}), 1875)
+
+
+@pytest.mark.slow
+def test_xla_compiles_once_for_any_start_and_count(images):
+    trainer = make(tiny_recipe("combined"), images, compile=True)
+    trainer.run_steps(0, 0, 2)
+    trainer.run_steps(0, 2, 3)
+    trainer.run_steps(1, 0, 1)
+    assert trainer._run.experimental_get_tracing_count() == 1

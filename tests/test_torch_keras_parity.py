@@ -1,0 +1,89 @@
+"""Canonical weights give the same outputs in torch as in the Keras layers the seeds use.
+
+The Keras networks here are built with plain ``keras.layers`` straight from the card (not
+through ganzoo's Keras plugin), so this pins the torch side to Keras itself.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+
+from ganzoo.cards import builtin_cards
+
+torch = pytest.importorskip("torch")
+if importlib.util.find_spec("tensorflow") is None:
+    pytest.skip("tensorflow is not installed", allow_module_level=True)
+
+from ganzoo_torch.nets import build_network, canonical_weights, load_canonical_weights  # noqa: E402
+
+pytestmark = [pytest.mark.torch, pytest.mark.keras]
+
+CASES = [("dcgan", "seed000"), ("combined", "seed001"), ("mlp", "seed002")]
+
+
+def keras_network(spec, weights, prefix):
+    from ganzoo.frameworks import import_tensorflow
+
+    import_tensorflow()  # never `import tensorflow` directly: torchvision must come first
+    import keras
+    from keras import layers
+
+    model = keras.Sequential([keras.Input(spec.input_shape)])
+    for layer in spec.layers:
+        o = layer.options
+        if layer.kind == "dense":
+            model.add(layers.Dense(o["units"], use_bias=o["bias"]))
+        elif layer.kind == "conv":
+            model.add(layers.Conv2D(o["filters"], o["kernel"], o["stride"], padding=o["padding"],
+                                    use_bias=o["bias"]))
+        elif layer.kind == "conv_transpose":
+            model.add(layers.Conv2DTranspose(o["filters"], o["kernel"], o["stride"],
+                                             padding=o["padding"], use_bias=o["bias"]))
+        elif layer.kind == "batch_norm":
+            model.add(layers.BatchNormalization(momentum=o["momentum"], epsilon=o["epsilon"]))
+        elif layer.kind == "leaky_relu":
+            model.add(layers.LeakyReLU(o["slope"]))
+        elif layer.kind == "dropout":
+            model.add(layers.Dropout(o["rate"]))
+        elif layer.kind == "reshape":
+            model.add(layers.Reshape(o["shape"]))
+        elif layer.kind == "flatten":
+            model.add(layers.Flatten())
+        else:
+            model.add(layers.Activation(layer.kind))
+    for i, (layer, keras_layer) in enumerate(zip(spec.layers, model.layers, strict=True)):
+        name = f"{prefix}.{i}"
+        bias = [weights[f"{name}.bias"]] if f"{name}.bias" in weights else []
+        if layer.kind == "dense":  # canonical (out, in) -> Keras (in, out)
+            keras_layer.set_weights([weights[f"{name}.weight"].T, *bias])
+        elif layer.kind in ("conv", "conv_transpose"):  # (a, b, kh, kw) -> (kh, kw, b, a)
+            keras_layer.set_weights([weights[f"{name}.weight"].transpose(2, 3, 1, 0), *bias])
+        elif layer.kind == "batch_norm":
+            keras_layer.set_weights([weights[f"{name}.{t}"] for t in
+                                     ("weight", "bias", "running_mean", "running_var")])
+    return model
+
+
+@pytest.mark.parametrize(("family", "recipe_name"), CASES)
+def test_keras_and_torch_agree_on_canonical_weights(family, recipe_name):
+    recipe = next(c for c in builtin_cards() if c.family == family).recipe(recipe_name)
+    rng = np.random.default_rng(0)
+    for prefix in ("generator", "discriminator"):
+        spec = getattr(recipe, prefix)
+        net = build_network(spec)
+        weights = canonical_weights(net, prefix)
+        for key, value in weights.items():  # trained-looking BN statistics and biases
+            if not key.endswith(".weight"):
+                weights[key] = (rng.uniform(0.5, 1.5, value.shape) if key.endswith("var")
+                                else rng.normal(0, 0.1, value.shape)).astype(np.float32)
+        load_canonical_weights(net, spec, prefix, weights)
+        x = rng.standard_normal((4, *spec.input_shape)).astype(np.float32)
+        expected = keras_network(spec, weights, prefix)(x, training=False).numpy()
+        xt = torch.from_numpy(x)
+        with torch.no_grad():
+            got = net.eval()(xt.permute(0, 3, 1, 2) if xt.dim() == 4 else xt)
+        got = (got.permute(0, 2, 3, 1) if got.dim() == 4 else got).numpy()
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4, err_msg=prefix)

@@ -1,0 +1,213 @@
+"""The torch trainer: each step style trains what it should, and runs resume bit for bit."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from ganzoo.cards import builtin_cards
+from ganzoo.protocols import TrainConfig, Trainer
+
+torch = pytest.importorskip("torch")
+
+from ganzoo_torch.backend import create_backend  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+CARDS = {card.family: card for card in builtin_cards()}
+# One recipe per step style (and both combined D-batch styles), at small batch sizes.
+STYLES = {
+    "simultaneous": ("dcgan", "seed000", 8),
+    "alternating": ("mlp", "seed004", 16),
+    "combined-separate": ("mlp", "seed002", 16),
+    "combined-concat": ("combined", "seed001", 8),
+}
+
+
+# One thread: these tiny batches gain nothing from two, and lose a lot on a busy machine.
+ONE_THREAD = {"torch_threads": 1}
+
+
+@pytest.fixture(scope="module")
+def images():
+    return np.random.default_rng(0).integers(0, 256, (256, 28, 28, 1), dtype=np.uint8)
+
+
+def make_trainer(style, images, seed=0, max_steps=3, **config):
+    family, recipe_name, batch = STYLES[style]
+    card = CARDS[family]
+    recipe = card.recipe(recipe_name)
+    cfg = TrainConfig(model_id=f"{family}-torch", recipe=recipe_name, dataset="random",
+                      batch_size=batch, seed=seed, device="cpu", max_steps=max_steps,
+                      extra=ONE_THREAD, **config)
+    return create_backend(None).create_trainer(card, recipe, cfg, images)
+
+
+def assert_same_arrays(a, b):
+    assert a.keys() == b.keys()
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def part(weights, prefix):
+    return {k: v for k, v in weights.items() if k.startswith(prefix + ".")}
+
+
+def changed(before, after):
+    return any(not np.array_equal(before[k], after[k]) for k in before)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_run_steps_trains_both_networks_and_reports_metrics(style, images):
+    trainer = make_trainer(style, images)
+    assert isinstance(trainer, Trainer)
+    assert trainer.steps_per_epoch == 3
+    before = trainer.weights()
+    metrics = trainer.run_steps(0, 0, 2)
+    after = trainer.weights()
+    assert changed(part(before, "generator"), part(after, "generator"))
+    assert changed(part(before, "discriminator"), part(after, "discriminator"))
+    assert set(metrics) == {"d_loss", "g_loss", "d_real", "d_fake"}
+    assert all(isinstance(v, float) and math.isfinite(v) for v in metrics.values())
+    assert 0 <= metrics["d_real"] <= 1 and 0 <= metrics["d_fake"] <= 1
+    assert metrics["d_loss"] > 0 and metrics["g_loss"] > 0
+
+
+@pytest.mark.parametrize("style", ["combined-separate", "alternating"])
+def test_generator_step_leaves_the_discriminator_untouched(style, images):
+    trainer = make_trainer(style, images)
+    trainer.run_steps(0, 0, 1)  # so D's optimiser has moments that a stray step would move
+    d_optim = {k: v for k, v in trainer.state().items() if k.startswith("optim.discriminator")}
+    trainer.optimizers["discriminator"].zero_grad(set_to_none=True)
+    before = trainer.weights()
+    trainer.steps.generator_step()
+    after = trainer.weights()
+    assert_same_arrays(part(before, "discriminator"), part(after, "discriminator"))
+    assert changed(part(before, "generator"), part(after, "generator"))
+    assert all(p.grad is None for p in trainer.discriminator.parameters())
+    assert_same_arrays(d_optim, {k: v for k, v in trainer.state().items()
+                                 if k.startswith("optim.discriminator")})
+
+
+def test_combined_step_draws_fakes_in_inference_mode(images):
+    trainer = make_trainer("combined-separate", images)
+    modes = []
+    trainer.generator[2].register_forward_pre_hook(lambda m, _: modes.append(m.training))
+    trainer.run_steps(0, 0, 1)
+    assert modes == [False, True]  # predict (running BN statistics), then the G step
+    assert trainer.generator.training
+
+
+def test_same_seed_same_weights_other_seed_other_weights(images):
+    runs = []
+    for seed in (3, 3, 4):
+        trainer = make_trainer("simultaneous", images, seed=seed)
+        trainer.run_steps(0, 0, 2)
+        runs.append(trainer.weights())
+    assert_same_arrays(runs[0], runs[1])
+    assert changed(runs[0], runs[2])
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_resume_is_bit_identical_mid_epoch_and_across_epochs(style, images):
+    straight = make_trainer(style, images)
+    expected = [straight.run_steps(0, 0, 3), straight.run_steps(1, 0, 2)]
+
+    first = make_trainer(style, images)
+    first.run_steps(0, 0, 2)
+    saved = first.state()
+    resumed = make_trainer(style, images, seed=0)
+    resumed.run_steps(0, 0, 1)  # disturb it: load_state must overwrite everything
+    resumed.load_state(saved)
+    tail = resumed.run_steps(0, 2, 1)
+    got = resumed.run_steps(1, 0, 2)
+
+    assert got == expected[1]
+    assert_same_arrays(straight.state(), resumed.state())
+    assert math.isfinite(tail["d_loss"])
+
+
+def test_state_round_trip(images):
+    trainer = make_trainer("simultaneous", images)
+    trainer.run_steps(0, 0, 1)
+    state = trainer.state()
+    assert all(isinstance(v, np.ndarray) for v in state.values())
+    assert {"rng.torch_cpu", "rng.noise.cpu"} <= state.keys()
+    assert state["rng.torch_cpu"].dtype == np.uint8
+    assert "optim.generator.0.exp_avg" in state and "optim.discriminator.0.step" in state
+    assert "generator.1.running_var" in state
+    assert not any(k.endswith("num_batches_tracked") for k in state)
+    other = make_trainer("simultaneous", images, seed=9)
+    other.load_state(state)
+    assert_same_arrays(state, other.state())
+
+
+def test_sgd_state_round_trip(images):
+    card = CARDS["mlp"]
+    recipe = card.recipe("seed003")
+    cfg = TrainConfig(model_id="mlp-torch", recipe="seed003", dataset="random", batch_size=16,
+                      device="cpu", max_steps=2, extra=ONE_THREAD)
+    trainer = create_backend(None).create_trainer(card, recipe, cfg, images)
+    trainer.run_steps(0, 0, 2)
+    state = trainer.state()
+    assert not any(k.startswith("optim.") for k in state)  # plain SGD keeps no slots
+    fresh = create_backend(None).create_trainer(card, recipe, cfg, images)
+    fresh.load_state(state)
+    assert_same_arrays(state, fresh.state())
+
+
+def test_loaded_generator_reproduces_trainer_samples(images):
+    trainer = make_trainer("simultaneous", images)
+    trainer.run_steps(0, 0, 2)
+    noise = np.random.default_rng(5).standard_normal((6, 100)).astype(np.float32)
+    samples = trainer.sample(noise)
+    assert samples.shape == (6, 28, 28, 1) and samples.dtype == np.float32
+    assert np.abs(samples).max() <= 1
+    assert trainer.generator.training  # back in training mode
+    recipe = CARDS["dcgan"].recipe()
+    generator = create_backend(None).load_generator(recipe, trainer.weights())
+    assert generator.latent_dim == 100
+    np.testing.assert_allclose(generator.generate(noise), samples, rtol=0, atol=1e-6)
+    # Neither sampling nor another trainer's steps shift this trainer's random streams.
+    again = make_trainer("simultaneous", images)
+    again.run_steps(0, 0, 2)
+    torch.rand(10)
+    assert trainer.run_steps(0, 2, 1) == again.run_steps(0, 2, 1)
+
+
+def test_creating_a_trainer_leaves_the_global_stream_alone(images):
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    make_trainer("alternating", images).run_steps(0, 0, 1)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_out_of_epoch_steps_are_refused(images):
+    trainer = make_trainer("alternating", images)
+    with pytest.raises(ValueError, match="outside"):
+        trainer.run_steps(0, 2, 2)
+
+
+def test_steps_per_epoch_drops_the_partial_batch(images):
+    trainer = make_trainer("alternating", images[:100], max_steps=None)
+    assert trainer.steps_per_epoch == 100 // 16
+
+
+def test_bf16_autocast_runs_on_cpu(images):
+    trainer = make_trainer("alternating", images, amp=True)
+    metrics = trainer.run_steps(0, 0, 2)
+    assert all(math.isfinite(v) for v in metrics.values())
+    assert all(v.dtype == np.float32 for v in trainer.weights().values())
+
+
+@pytest.mark.slow
+def test_compiled_networks_train_like_eager_ones(images):
+    eager = make_trainer("combined-separate", images)  # no dropout: the same arithmetic
+    compiled = make_trainer("combined-separate", images, compile=True)
+    expected, got = eager.run_steps(0, 0, 2), compiled.run_steps(0, 0, 2)
+    for key in expected:
+        assert got[key] == pytest.approx(expected[key], rel=1e-3, abs=1e-4)
+    assert compiled.state().keys() == eager.state().keys()  # state is the modules', unprefixed
