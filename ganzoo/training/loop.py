@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -91,12 +93,12 @@ def train(
     console: Console | None = None,
     show_progress: bool = True,
     tensorboard: Path | None = None,
-) -> VersionRecord:
+) -> VersionRecord | None:
     """Train ``config.model_id`` and register the result as a new version.
 
     With ``resume`` (a version reference of the same model), training continues exactly from
     that version's checkpoint up to ``config.epochs`` and registers a new version whose parent
-    is the resumed one.
+    is the resumed one. Under torchrun, ranks other than 0 return None.
     """
     console = console or Console()
     spec = catalog.model(config.model_id)
@@ -139,13 +141,19 @@ def train(
     trainer = backend.create_trainer(spec.card, recipe, config, images)
     if state is not None:
         trainer.load_state(state)
-    workdir = store.new_workdir()
+    main = process_rank() == 0
+    # Under torchrun only rank 0 writes, samples, checkpoints and registers; the other ranks
+    # train their shard in a scratch folder that is removed at the end.
+    workdir = store.new_workdir() if main else Path(tempfile.mkdtemp(prefix="ganzoo-rank-"))
     if previous is not None:
         _carry_over(previous.path, workdir, position.global_step)
     (workdir / CONFIG_NAME).write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True))
     (workdir / SAMPLES_DIR).mkdir(exist_ok=True)
     fixed_noise = draw_noise(recipe.noise, FIXED_SAMPLES, recipe.latent_dim,
                              config.seed + FIXED_NOISE_SEED_OFFSET)
+    if not main:
+        console = Console(file=open(os.devnull, "w"))  # noqa: SIM115 - lives as long as the run
+        show_progress = False
     console.print(
         f"Training [bold]{spec.model_id}[/] ({recipe.name}) on {dataset.name}/{dataset.split}: "
         f"{len(images):,} images from {getattr(dataset, 'source', '?')}, "
@@ -153,8 +161,8 @@ def train(
         + (f", resuming {parent} at epoch {position.epoch + 1} step {position.step}"
            if parent else ""), highlight=False)
 
-    run = _Run(trainer, config, workdir, position, fixed_noise, console)
-    if tensorboard is not None:
+    run = _Run(trainer, config, workdir, position, fixed_noise, console, main)
+    if tensorboard is not None and main:
         from ganzoo.training.tensorboard import TensorBoardLog
 
         run.tensorboard = TensorBoardLog(Path(tensorboard))
@@ -163,14 +171,22 @@ def train(
     finally:
         if run.tensorboard is not None:
             run.tensorboard.close()
+    if not main:
+        shutil.rmtree(workdir, ignore_errors=True)
+        return None
     return _register(store, spec, config, run, status, message, parent, dataset.name)
+
+
+def process_rank() -> int:
+    """This process's rank under torchrun (0 when not distributed)."""
+    return int(os.environ.get("RANK", "0"))
 
 
 class _Run:
     """The state of one training loop: what it ran, what it logged, where it stopped."""
 
     def __init__(self, trainer: Trainer, config: TrainConfig, workdir: Path, position: Position,
-                 fixed_noise: np.ndarray, console: Console) -> None:
+                 fixed_noise: np.ndarray, console: Console, main: bool = True) -> None:
         self.trainer = trainer
         self.config = config
         self.workdir = workdir
@@ -180,7 +196,8 @@ class _Run:
         self.last_metrics: dict[str, float] = {}
         self.checkpoint = workdir / CHECKPOINT_NAME
         self.metrics_path = workdir / METRICS_NAME
-        self.initial_state = None if self.checkpoint.exists() else trainer.state()
+        self.main = main
+        self.initial_state = None if self.checkpoint.exists() or not main else trainer.state()
         self.tensorboard: Any = None
 
     @property
@@ -189,7 +206,13 @@ class _Run:
         return p.images_seen / p.train_time_s if p.train_time_s > 0 else 0.0
 
     def save_checkpoint(self) -> None:
-        save_checkpoint(self.checkpoint, self.trainer.state(), self.position.to_dict())
+        if self.main:
+            save_checkpoint(self.checkpoint, self.trainer.state(), self.position.to_dict())
+
+    def stop_requested(self, local: bool) -> bool:
+        """Whether to stop now; distributed trainers make every rank agree (any rank stops all)."""
+        agree = getattr(self.trainer, "any_rank", None)
+        return bool(agree(local)) if agree is not None else local
 
     def loop(self, show_progress: bool) -> tuple[str, str]:
         """Run to the configured epoch count; returns (status, message)."""
@@ -219,7 +242,7 @@ class _Run:
                     for k, v in metrics.items():
                         epoch_sums[k] = epoch_sums.get(k, 0.0) + v
                     epoch_chunks += 1
-                    append_record(self.metrics_path, {
+                    self.log({
                         "kind": "step", "epoch": pos.epoch + 1, "step": pos.step,
                         "global_step": pos.global_step, "images_seen": pos.images_seen,
                         **metrics, "images_per_s": count * batch / elapsed,
@@ -229,7 +252,7 @@ class _Run:
                                                  | {"images_per_s": count * batch / elapsed})
                     bar.update(task, advance=count,
                                stats=format_metrics(metrics, count * batch / elapsed))
-                    if stop:
+                    if self.stop_requested(bool(stop)):
                         self.save_checkpoint()
                         return "interrupted", (
                             f"Interrupted at epoch {pos.epoch + 1}, step {pos.step}/{spe}; "
@@ -242,8 +265,14 @@ class _Run:
                                              f"{config.epochs}")
         return "complete", f"Trained {config.epochs} epochs."
 
+    def log(self, record: dict[str, Any]) -> None:
+        if self.main:
+            append_record(self.metrics_path, record)
+
     def _end_epoch(self, means: dict[str, float]) -> None:
         pos = self.position
+        if not self.main:
+            return
         samples = self.trainer.sample(self.fixed_noise)
         save_grid(samples, self.workdir / SAMPLES_DIR / f"epoch_{pos.epoch:04d}.png")
         if self.tensorboard is not None:
