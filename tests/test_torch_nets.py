@@ -59,6 +59,17 @@ EVERY_KIND = parse_net([
     {"type": "conv", "filters": 1, "kernel": 2, "stride": 1},              # (2,2,1)
 ], (7, 7, 2), "test")
 
+# Shapes of rank 1 and 2 (sequence-like): batch norm and dense act on the last axis.
+FLAT_KINDS = parse_net([
+    {"type": "reshape", "shape": [4, 3]},
+    {"type": "batch_norm", "momentum": 0.9},
+    {"type": "dense", "units": 5},
+    {"type": "relu"},
+    {"type": "flatten"},
+    {"type": "dense", "units": 6},
+    {"type": "batch_norm"},
+], (12,), "test")
+
 
 # -- parameter counts and shapes ------------------------------------------------------------
 
@@ -266,6 +277,18 @@ def test_every_layer_kind_matches_the_channels_last_reference():
     x = rng.standard_normal((3, 7, 7, 2)).astype(np.float32)
     expected = _np_forward(EVERY_KIND, weights, "net", x.astype(np.float64))
     np.testing.assert_allclose(_torch_forward(net, x), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_sequence_shapes_match_the_channels_last_reference():
+    rng = np.random.default_rng(2)
+    weights = _random_weights(FLAT_KINDS, "net", rng)
+    net = build_network(FLAT_KINDS)
+    load_canonical_weights(net, FLAT_KINDS, "net", weights)
+    x = rng.standard_normal((5, 12)).astype(np.float32)
+    expected = _np_forward(FLAT_KINDS, weights, "net", x.astype(np.float64))
+    np.testing.assert_allclose(_torch_forward(net, x), expected, rtol=1e-4, atol=1e-4)
+    net.train()(torch.from_numpy(x))  # training mode normalises the same axis
+    assert tuple(net[1].running_mean.shape) == (3,)
 
 
 @pytest.mark.parametrize("family", ["dcgan", "combined"])

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import ganzoo_registry
 import numpy as np
 import pytest
 
-from ganzoo.cards import builtin_cards
+from ganzoo.cards import builtin_cards, parse_card
+from ganzoo.errors import UsageError
 from ganzoo.protocols import TrainConfig, Trainer
 
 torch = pytest.importorskip("torch")
@@ -28,6 +31,13 @@ STYLES = {
 
 # One thread: these tiny batches gain nothing from two, and lose a lot on a busy machine.
 ONE_THREAD = {"torch_threads": 1}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _restore_threads():
+    threads = torch.get_num_threads()  # trainers set the process-wide count
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +99,34 @@ def test_generator_step_leaves_the_discriminator_untouched(style, images):
     assert all(p.grad is None for p in trainer.discriminator.parameters())
     assert_same_arrays(d_optim, {k: v for k, v in trainer.state().items()
                                  if k.startswith("optim.discriminator")})
+
+
+def test_combined_step_freezes_discriminator_batch_norm_as_keras_does(images):
+    # The mlp card with batch normalisation added to seed002's discriminator (layer 4).
+    text = (Path(ganzoo_registry.__file__).parent / "mlp.toml").read_text()
+    for old, new in (
+        ('    { type = "dense", units = 256 },\n    { type = "leaky_relu", slope = 0.2 },\n'
+         '    { type = "dense", units = 1 },',
+         '    { type = "dense", units = 256 },\n    { type = "batch_norm" },\n'
+         '    { type = "leaky_relu", slope = 0.2 },\n    { type = "dense", units = 1 },'),
+        ("discriminator_trainable = 533505\ndiscriminator_non_trainable = 0",
+         "discriminator_trainable = 534017\ndiscriminator_non_trainable = 512"),
+    ):
+        assert old in text
+        text = text.replace(old, new)
+    card = parse_card(text, "mlp-with-d-batch-norm.toml")
+    recipe = card.recipe("seed002")
+    cfg = TrainConfig(model_id="mlp-torch", recipe="seed002", dataset="random", batch_size=16,
+                      device="cpu", max_steps=2, extra=ONE_THREAD)
+    trainer = create_backend(None).create_trainer(card, recipe, cfg, images)
+    trainer.run_steps(0, 0, 1)
+    stats = part(trainer.weights(), "discriminator.4")
+    assert len(stats) == 4
+    trainer.steps.generator_step(frozen_d=True)
+    assert_same_arrays(stats, part(trainer.weights(), "discriminator.4"))
+    assert trainer.discriminator.training and trainer.discriminator[4].training
+    trainer.steps.generator_step()  # the alternating style's D is not frozen
+    assert changed(stats, part(trainer.weights(), "discriminator.4"))
 
 
 def test_combined_step_draws_fakes_in_inference_mode(images):
@@ -189,6 +227,14 @@ def test_out_of_epoch_steps_are_refused(images):
     trainer = make_trainer("alternating", images)
     with pytest.raises(ValueError, match="outside"):
         trainer.run_steps(0, 2, 2)
+
+
+def test_one_device_in_one_process(images, monkeypatch):
+    with pytest.raises(UsageError, match="one device"):
+        make_trainer("alternating", images, devices=2)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(UsageError, match="torchrun"):
+        make_trainer("alternating", images)
 
 
 def test_steps_per_epoch_drops_the_partial_batch(images):

@@ -81,6 +81,16 @@ class SameConvTranspose2d(nn.ConvTranspose2d):
         return y
 
 
+class FeaturesLastBatchNorm1d(nn.BatchNorm1d):
+    """Batch normalisation of an (N, L, C) tensor over its last axis, as Keras does.
+
+    torch's BatchNorm1d takes features on axis 1; only a spec shape of rank 2 needs this.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
 class Reshape(nn.Module):
     """Reshape in the spec's channels-last order; a 3-D target becomes an NCHW tensor."""
 

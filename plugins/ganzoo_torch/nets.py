@@ -16,7 +16,14 @@ from torch import nn
 from ganzoo.architecture import LayerSpec, NetSpec
 from ganzoo.errors import WeightsFileError
 
-from .layers import Dense, Flatten, Reshape, SameConv2d, SameConvTranspose2d
+from .layers import (
+    Dense,
+    FeaturesLastBatchNorm1d,
+    Flatten,
+    Reshape,
+    SameConv2d,
+    SameConvTranspose2d,
+)
 
 TORCH_ONLY_BUFFERS = ("num_batches_tracked",)
 
@@ -46,9 +53,14 @@ def _build_layer(layer: LayerSpec, shape: tuple[int, ...]) -> nn.Module:
         cls = SameConv2d if kind == "conv" else SameConvTranspose2d
         return cls(c, f, k, s, bias, (h, w))
     if kind == "batch_norm":
+        # The spec normalises its last axis: torch's channel axis for images (rank 3, NCHW)
+        # and flat features (rank 1); a rank-2 shape keeps features last.
+        classes = {1: nn.BatchNorm1d, 2: FeaturesLastBatchNorm1d, 3: nn.BatchNorm2d}
+        if len(shape) not in classes:
+            raise ValueError(f"batch_norm on a rank-{len(shape)} shape {shape} is not supported")
         # Keras' momentum weighs the old statistic, torch's the new one.
-        bn = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
-        return bn(shape[-1], eps=layer["epsilon"], momentum=1.0 - layer["momentum"])
+        return classes[len(shape)](shape[-1], eps=layer["epsilon"],
+                                   momentum=1.0 - layer["momentum"])
     if kind == "leaky_relu":
         return nn.LeakyReLU(layer["slope"])
     if kind == "relu":

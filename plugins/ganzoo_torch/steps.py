@@ -58,6 +58,8 @@ class GanSteps:
         self.d_optimizer = d_optimizer
         self.g_params = [p for p in generator.parameters() if p.requires_grad]
         self.d_params = [p for p in discriminator.parameters() if p.requires_grad]
+        self.d_norms = [m for m in discriminator.modules()
+                        if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         self.noise = noise
         self.batch_size = batch_size
         self.d_batches = d_batches
@@ -124,14 +126,22 @@ class GanSteps:
             fake_loss = _bce(fake_logits, self.zeros)
             self._step_discriminator(fake_loss)
             d_loss = (real_loss.detach() + fake_loss.detach()) / 2
-        g_loss = self.generator_step()
+        g_loss = self.generator_step(frozen_d=True)
         return (d_loss.detach(), g_loss, _mean_prob(real_logits), _mean_prob(fake_logits))
 
     # -- the parts ------------------------------------------------------------------------
 
-    def generator_step(self) -> torch.Tensor:
-        """Train G through D on fresh noise with flipped labels; D's weights are untouched."""
+    def generator_step(self, frozen_d: bool = False) -> torch.Tensor:
+        """Train G through D on fresh noise with flipped labels; D's weights are untouched.
+
+        ``frozen_d`` is Keras' ``discriminator.trainable = False``: dropout stays active, but
+        batch normalisation runs in inference mode (running statistics, none updated).
+        """
+        for norm in self.d_norms if frozen_d else ():
+            norm.eval()
         logits = self.d_forward(self.g_forward(self.noise(self.batch_size)))
+        for norm in self.d_norms if frozen_d else ():
+            norm.train()
         g_loss = _bce(logits, self.ones)
         self.g_optimizer.zero_grad(set_to_none=True)
         g_loss.backward(inputs=self.g_params)

@@ -4,6 +4,7 @@ style the recipe names, on-device batches, and exact save/restore of everything 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -38,9 +39,10 @@ class TorchTrainer:
     def __init__(self, recipe: Recipe, config: TrainConfig, images: np.ndarray):
         self.recipe = recipe
         self.config = config
-        if config.devices != 1:
-            raise UsageError(f"the torch backend trains on one device; got --devices "
-                             f"{config.devices}")
+        if config.devices != 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            # Each process would otherwise train its own copy on the full data, silently.
+            raise UsageError("the torch backend trains on one device in one process; use "
+                             "--devices 1 and no torchrun")
         self.device = resolve_device(config.device)
         if self.device.type == "cpu":
             use_cores((config.extra or {}).get("torch_threads"))
