@@ -25,12 +25,12 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
-from ganzoo_torch.backend import create_backend
-from ganzoo_torch.nets import build_network
 from torch.utils.data import DataLoader, TensorDataset
 
 from ganzoo.cards import builtin_cards
 from ganzoo.protocols import TrainConfig
+from ganzoo_torch.backend import create_backend
+from ganzoo_torch.nets import build_network
 
 
 def plain_optimizer(spec, params):

@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-import ganzoo_registry
 import numpy as np
 import pytest
 
+import ganzoo_registry
 from ganzoo.cards import builtin_cards, parse_card
-from ganzoo.errors import UsageError
 from ganzoo.protocols import TrainConfig, Trainer
 
 torch = pytest.importorskip("torch")
@@ -227,14 +226,6 @@ def test_out_of_epoch_steps_are_refused(images):
     trainer = make_trainer("alternating", images)
     with pytest.raises(ValueError, match="outside"):
         trainer.run_steps(0, 2, 2)
-
-
-def test_one_device_in_one_process(images, monkeypatch):
-    with pytest.raises(UsageError, match="one device"):
-        make_trainer("alternating", images, devices=2)
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    with pytest.raises(UsageError, match="torchrun"):
-        make_trainer("alternating", images)
 
 
 def test_steps_per_epoch_drops_the_partial_batch(images):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import typer
@@ -36,6 +39,8 @@ def train(
     progress: bool = typer.Option(True, help="Show the live progress bar."),
     tensorboard: Path = typer.Option(None, "--tensorboard",
                                      help="Also write TensorBoard scalars and images here."),
+    devices: int = typer.Option(1, "--devices", min=1,
+                                help="Data-parallel over N processes/GPUs (torch, via torchrun)."),
 ) -> None:
     """Train a model with a live progress bar and register the result as a new version."""
     from ganzoo.protocols import TrainConfig
@@ -47,6 +52,8 @@ def train(
     catalog = load_catalog()
     spec = catalog.model(model_id)
     chosen = spec.card.recipe(recipe)
+    if devices > 1 and "RANK" not in os.environ:
+        raise typer.Exit(_launch_ranks(spec.backend, devices))
     config = TrainConfig(
         model_id=spec.model_id,
         recipe=chosen.name,
@@ -60,11 +67,23 @@ def train(
         compile=compile_,
         log_every=log_every,
         max_steps=max_steps,
+        devices=devices,
     )
     if resume and epochs is None:
         raise UsageError("--resume needs --epochs: the total number of epochs to reach")
     run_training(catalog, config, RunStore(), data_dir=data_dir, resume=resume,
                  console=console, show_progress=progress, tensorboard=tensorboard)
+
+
+def _launch_ranks(backend: str, devices: int) -> int:
+    """Run this same command as ``devices`` ranks under torchrun; returns its exit code."""
+    if backend != "torch":
+        raise UsageError(f"--devices {devices} is available for torch models (torchrun); "
+                         f"{backend} models train on one device")
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+               f"--nproc_per_node={devices}", "-m", "ganzoo", *sys.argv[1:]]
+    console.print(f"Launching {devices} ranks: {' '.join(command[1:])}", highlight=False)
+    return subprocess.call(command)
 
 
 @guarded

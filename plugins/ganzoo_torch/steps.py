@@ -49,6 +49,7 @@ class GanSteps:
         d_batches: str = "separate",
         g_forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
         d_forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        sync_gradients: Callable[[list[nn.Parameter]], None] | None = None,
     ):
         self.generator = generator
         self.discriminator = discriminator
@@ -61,6 +62,8 @@ class GanSteps:
         self.d_norms = [m for m in discriminator.modules()
                         if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         self.noise = noise
+        # Data-parallel runs average gradients over the ranks before each update.
+        self.sync_gradients = sync_gradients or (lambda params: None)
         self.batch_size = batch_size
         self.d_batches = d_batches
         # Label tensors made once, not per step.
@@ -90,6 +93,8 @@ class GanSteps:
         # Both gradients come from the same forward; the graph is kept for the second one.
         g_loss.backward(inputs=self.g_params, retain_graph=True)
         d_loss.backward(inputs=self.d_params)
+        self.sync_gradients(self.g_params)
+        self.sync_gradients(self.d_params)
         self.g_optimizer.step()
         self.d_optimizer.step()
         return (d_loss.detach(), g_loss.detach(), _mean_prob(real_logits),
@@ -145,10 +150,12 @@ class GanSteps:
         g_loss = _bce(logits, self.ones)
         self.g_optimizer.zero_grad(set_to_none=True)
         g_loss.backward(inputs=self.g_params)
+        self.sync_gradients(self.g_params)
         self.g_optimizer.step()
         return g_loss.detach()
 
     def _step_discriminator(self, loss: torch.Tensor) -> None:
         self.d_optimizer.zero_grad(set_to_none=True)
         loss.backward(inputs=self.d_params)
+        self.sync_gradients(self.d_params)
         self.d_optimizer.step()

@@ -22,6 +22,7 @@ from .device_data import (
     resolve_device,
     use_cores,
 )
+from .distributed import join_world
 from .nets import build_network, canonical_weights, load_canonical_weights
 from .optimizers import load_optimizer_state, make_optimizer, optimizer_state
 from .steps import GanSteps
@@ -39,13 +40,16 @@ class TorchTrainer:
     def __init__(self, recipe: Recipe, config: TrainConfig, images: np.ndarray):
         self.recipe = recipe
         self.config = config
-        if config.devices != 1 or int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            # Each process would otherwise train its own copy on the full data, silently.
-            raise UsageError("the torch backend trains on one device in one process; use "
-                             "--devices 1 and no torchrun")
         self.device = resolve_device(config.device)
+        self.world = join_world(self.device.type)
+        if self.world.distributed and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.world.local_rank)
+            torch.cuda.set_device(self.device)
         if self.device.type == "cpu":
-            use_cores((config.extra or {}).get("torch_threads"))
+            threads = (config.extra or {}).get("torch_threads")
+            if threads is None and self.world.distributed:
+                threads = max(1, (os.cpu_count() or 1) // self.world.size)
+            use_cores(threads)
         else:
             torch.backends.cudnn.benchmark = True  # shapes never change within a run
         # Initialisation and dropout draw from torch's global generators, seeded with
@@ -59,7 +63,11 @@ class TorchTrainer:
         if tuple(self.images.shape[1:]) != (channels, height, width):
             raise UsageError(f"images are {tuple(images.shape[1:])}, but {recipe.name} makes "
                              f"{tuple(recipe.image_shape)}")
-        self.batch_size = int(config.batch_size)
+        self.batch_size = int(config.batch_size)  # the global batch, over every rank
+        if self.batch_size % self.world.size:
+            raise UsageError(f"batch size {self.batch_size} does not split evenly over "
+                             f"{self.world.size} devices")
+        self.rank_batch = self.batch_size // self.world.size
         steps = len(self.images) // self.batch_size  # the last partial batch is dropped
         if config.max_steps:
             steps = min(steps, int(config.max_steps))
@@ -67,7 +75,9 @@ class TorchTrainer:
             raise UsageError(f"{len(self.images)} images make no full batch of "
                              f"{self.batch_size}; lower the batch size")
         self.steps_per_epoch = steps
-        self.noise = NoiseSampler(recipe.noise, recipe.latent_dim, config.seed, self.device)
+        # Each rank draws its own noise; rank 0's stream is the single-process one.
+        self.noise = NoiseSampler(recipe.noise, recipe.latent_dim,
+                                  config.seed + 1_000_003 * self.world.rank, self.device)
         self.optimizers = {
             name: make_optimizer(recipe.optimizers[name], net.parameters())
             for name, net in self.networks.items()
@@ -78,10 +88,14 @@ class TorchTrainer:
         self.steps = GanSteps(
             self.generator, self.discriminator,
             self.optimizers["generator"], self.optimizers["discriminator"],
-            self.noise, self.batch_size, self.device, recipe.d_batches,
+            self.noise, self.rank_batch, self.device, recipe.d_batches,
             g_forward=g_forward, d_forward=d_forward,
+            sync_gradients=self.world.average_gradients if self.world.distributed else None,
         )
         self._step = self.steps.by_name(recipe.step)
+        # Floating-point buffers (batch-norm statistics) that rank 0 broadcasts every step.
+        self._buffers = [b for net in self.networks.values() for b in net.buffers()
+                         if b.is_floating_point()] if self.world.distributed else []
         self._permutation: tuple[int, torch.Tensor] | None = None
 
     @property
@@ -96,13 +110,22 @@ class TorchTrainer:
             raise ValueError(f"steps {start}..{start + count - 1} are outside the epoch's "
                              f"{self.steps_per_epoch} steps")
         order = self._epoch_order(epoch)
-        batch = self.batch_size
+        batch, mine = self.batch_size, self.rank_batch
+        offset = self.world.rank * mine  # this rank's slice of each global batch
         sums = torch.zeros(len(METRIC_KEYS), device=self.device)
         with self.rng.active(), self._autocast():
             for i in range(start, start + count):
-                real = self.images.index_select(0, order[i * batch : (i + 1) * batch])
+                first = i * batch + offset
+                real = self.images.index_select(0, order[first : first + mine])
+                self.world.broadcast_buffers(self._buffers)
                 sums += torch.stack(self._step(real))
-        return dict(zip(METRIC_KEYS, (sums / count).tolist(), strict=True))  # the one host sync
+        self.world.broadcast_buffers(self._buffers)  # every rank ends the chunk identical
+        means = self.world.average(sums / count)
+        return dict(zip(METRIC_KEYS, means.tolist(), strict=True))  # the one host sync
+
+    def any_rank(self, flag: bool) -> bool:
+        """Whether ``flag`` is set on any rank (the training shell's stop agreement)."""
+        return self.world.any(flag, self.device)
 
     def _epoch_order(self, epoch: int) -> torch.Tensor:
         if self._permutation is None or self._permutation[0] != epoch:

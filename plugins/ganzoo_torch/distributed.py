@@ -1,0 +1,94 @@
+"""Data parallelism over torch.distributed, for runs launched by torchrun (``--devices N``).
+
+Every rank holds the same networks (same seed, same initialisation), takes its shard of each
+global batch and draws its own noise; before every optimiser step the gradients are averaged
+with one all-reduce per network, which is what DistributedDataParallel does. The DDP wrapper
+itself is not used because the GAN steps call the discriminator several times per update and
+back-propagate into one network at a time (``backward(inputs=...)``, ``autograd`` partial
+graphs), which DDP's bucketed hooks do not support.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place among the ranks (a world of one when not distributed)."""
+
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.size > 1
+
+    def shard(self, batch: torch.Tensor) -> torch.Tensor:
+        """This rank's contiguous slice of a global batch."""
+        if not self.distributed:
+            return batch
+        per_rank = batch.shape[0] // self.size
+        return batch[self.rank * per_rank:(self.rank + 1) * per_rank]
+
+    def average_gradients(self, params: Sequence[torch.nn.Parameter]) -> None:
+        """Average ``params``' gradients over the ranks (one flattened all-reduce)."""
+        if not self.distributed:
+            return
+        grads = [p.grad for p in params if p.grad is not None]
+        if not grads:
+            return
+        flat = torch.cat([g.reshape(-1) for g in grads])
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        flat /= self.size
+        offset = 0
+        for g in grads:
+            n = g.numel()
+            g.copy_(flat[offset:offset + n].view_as(g))
+            offset += n
+
+    def broadcast_buffers(self, buffers: Sequence[torch.Tensor]) -> None:
+        """Copy rank 0's buffers (batch-norm statistics) to every rank, as DDP does per step."""
+        if not self.distributed or not buffers:
+            return
+        flat = torch.cat([b.reshape(-1).float() for b in buffers])
+        dist.broadcast(flat, src=0)
+        offset = 0
+        for b in buffers:
+            n = b.numel()
+            b.copy_(flat[offset:offset + n].view_as(b))
+            offset += n
+
+    def average(self, values: torch.Tensor) -> torch.Tensor:
+        """The mean of a tensor over the ranks (metrics read back once per chunk)."""
+        if self.distributed:
+            values = values.clone()
+            dist.all_reduce(values, op=dist.ReduceOp.SUM)
+            values /= self.size
+        return values
+
+    def any(self, flag: bool, device: torch.device) -> bool:
+        """True on every rank when it is true on any (a Ctrl-C on one rank stops all)."""
+        if not self.distributed:
+            return flag
+        value = torch.tensor([1.0 if flag else 0.0], device=device)
+        dist.all_reduce(value, op=dist.ReduceOp.MAX)
+        return bool(value.item())
+
+
+def join_world(device_kind: str) -> World:
+    """Join the process group torchrun describes in the environment (or a world of one)."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size <= 1:
+        return World()
+    rank = int(os.environ["RANK"])
+    local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    if not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device_kind == "cuda" else "gloo")
+    return World(rank, size, local_rank)

@@ -1,0 +1,94 @@
+"""Data-parallel torch training, for real: two CPU processes on the gloo backend."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ganzoo.frameworks import import_torch
+
+pytestmark = [pytest.mark.torch, pytest.mark.slow]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _rank_main(rank: int, world: int, port: int, out: str, step: str) -> None:
+    """One rank: build a trainer under a 2-process world, train, save its weights."""
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+                      MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    import torch.distributed as dist
+    from safetensors.numpy import save_file
+
+    from ganzoo.cards import builtin_cards
+    from ganzoo.protocols import TrainConfig
+    from ganzoo_torch.backend import create_backend
+
+    family, recipe_name = {"alternating": ("mlp", "seed004"),
+                           "combined": ("combined", "seed001")}[step]
+    card = {c.family: c for c in builtin_cards()}[family]
+    recipe = card.recipe(recipe_name)
+    images = np.random.default_rng(0).integers(0, 256, (256, 28, 28, 1), dtype=np.uint8)
+    config = TrainConfig(model_id=f"{family}-torch", recipe=recipe_name, dataset="random",
+                         batch_size=32, seed=5, device="cpu", max_steps=4, devices=world,
+                         extra={"torch_threads": 1})
+    trainer = create_backend(None).create_trainer(card, recipe, config, images)
+    assert trainer.rank_batch == 16
+    metrics = trainer.run_steps(0, 0, 4)
+    assert trainer.any_rank(rank == 1) is True  # a stop on rank 1 reaches rank 0
+    save_file({k: np.ascontiguousarray(v) for k, v in trainer.weights().items()},
+              f"{out}/rank{rank}.safetensors", metadata={"d_loss": repr(metrics["d_loss"])})
+    dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("step", ["alternating", "combined"])
+def test_two_ranks_average_gradients_and_stay_identical(tmp_path, step):
+    torch = import_torch()
+    from safetensors import safe_open
+    from safetensors.numpy import load_file
+
+    torch.multiprocessing.start_processes(
+        _rank_main, args=(2, _free_port(), str(tmp_path), step), nprocs=2, join=True,
+        start_method="spawn")
+    a = load_file(str(tmp_path / "rank0.safetensors"))
+    b = load_file(str(tmp_path / "rank1.safetensors"))
+    # Different data shards and noise per rank, yet identical weights: gradients were averaged.
+    for key in a:
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    losses = []
+    for rank in (0, 1):
+        with safe_open(str(tmp_path / f"rank{rank}.safetensors"), "numpy") as f:
+            losses.append(f.metadata()["d_loss"])
+    assert losses[0] == losses[1]  # metrics are averaged over the ranks too
+
+
+def test_cli_devices_two_trains_under_torchrun_and_registers_once(tmp_path):
+    env = dict(os.environ, GANZOO_HOME=str(tmp_path / "home"), COLUMNS="200")
+    proc = subprocess.run(
+        [sys.executable, "-m", "ganzoo", "train", "mlp-torch", "--recipe", "seed004",
+         "--data", "fashion", "--split", "bundled-test", "--epochs", "1", "--max-steps", "6",
+         "--devices", "2", "--no-progress"],
+        env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Launching 2 ranks" in proc.stdout
+    versions = sorted((tmp_path / "home" / "models" / "mlp-torch").iterdir())
+    assert [v.name for v in versions] == ["1"]
+    assert (versions[0] / "samples" / "epoch_0001.png").is_file()
+    assert not list(Path(tmp_path / "home" / "work").iterdir())
+
+
+def test_devices_is_refused_for_keras_models(tmp_path):
+    env = dict(os.environ, GANZOO_HOME=str(tmp_path / "home"))
+    proc = subprocess.run([sys.executable, "-m", "ganzoo", "train", "mlp-keras", "--devices",
+                           "2"], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert "available for torch models" in proc.stderr
