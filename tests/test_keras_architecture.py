@@ -10,13 +10,12 @@ import pytest
 if importlib.util.find_spec("tensorflow") is None:  # not importorskip: torch must load first
     pytest.skip("the keras extra is not installed", allow_module_level=True)
 
+from ganzoo.cards import builtin_cards
+from ganzoo.errors import WeightsFileError
 from ganzoo_keras.backend import KerasBackend, create_backend
 from ganzoo_keras.builder import build_network
 from ganzoo_keras.canonical import from_canonical, to_canonical
 from ganzoo_keras.runtime import keras
-
-from ganzoo.cards import builtin_cards
-from ganzoo.errors import WeightsFileError
 
 pytestmark = pytest.mark.keras
 

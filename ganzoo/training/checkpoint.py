@@ -23,7 +23,8 @@ CHECKPOINT_NAME = "checkpoint.safetensors"
 
 def save_checkpoint(path: Path, state: Mapping[str, np.ndarray], position: dict[str, Any]) -> None:
     """Write ``state`` and ``position`` to ``path`` atomically."""
-    tensors = {k: np.ascontiguousarray(v) for k, v in state.items()}
+    # np.require keeps 0-d arrays (step counters) 0-d; ascontiguousarray would make them (1,).
+    tensors = {k: np.require(v, requirements="C") for k, v in state.items()}
     tmp = path.with_name(path.name + ".tmp")
     save_file(tensors, str(tmp), metadata={"position": json.dumps(position)})
     os.replace(tmp, path)

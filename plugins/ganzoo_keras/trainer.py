@@ -35,9 +35,10 @@ def use_xla(recipe: Recipe, config: TrainConfig, steps_per_epoch: int) -> bool:
     """Whether to compile the training loop with XLA.
 
     ``config.extra["xla"]`` (true/false) decides when given, else ``config.compile=True`` asks
-    for it. Otherwise XLA is used where it was measured to help on CPU: networks without
-    convolutions (seed002's dense GAN: about 1.5-2x the images/s) in runs long enough to repay
-    the compile. XLA's CPU convolutions (transposed ones above all) were about 10x slower than
+    for it. Otherwise XLA is used where it was measured not to hurt on this project's 2-core
+    CPU: networks without convolutions (seed004's small dense GAN: about 1.3x the images/s;
+    seed002's: even, now that Adam is fused), in runs long enough to repay the few seconds of
+    compiling. XLA's CPU convolutions (transposed ones above all) ran about 10x slower than
     TensorFlow's own kernels, so convolutional recipes stay off unless asked.
     """
     if "xla" in config.extra:
@@ -187,16 +188,20 @@ class KerasTrainer:
     def load_state(self, state: Mapping[str, np.ndarray]) -> None:
         """Restore what :meth:`state` returned (same recipe): the run continues exactly."""
         variables = self._state_variables()
+        values = {}
         for name, var in variables.items():
             if name not in state:
                 raise WeightsFileError(f"state '{name}' is missing from the checkpoint")
-            if tuple(np.shape(state[name])) != tuple(var.shape):
-                raise WeightsFileError(f"state '{name}' has shape {np.shape(state[name])}, "
-                                       f"expected {tuple(var.shape)}")
+            value, want = np.asarray(state[name]), tuple(var.shape)
+            if value.shape != want and not (want == () and value.shape == (1,)):
+                # (1,) for a scalar is tolerated: np.ascontiguousarray makes one of a 0-d array.
+                raise WeightsFileError(f"state '{name}' has shape {value.shape}, "
+                                       f"expected {want}")
+            values[name] = value.reshape(want).astype(_numpy_dtype(var))
         for part in PARTS:
             from_canonical(self._model(part), part, state)
         for name, var in variables.items():
-            var.assign(np.asarray(state[name]).astype(_numpy_dtype(var)))
+            var.assign(values[name])
 
 
 def _numpy_dtype(var: tf.Variable) -> np.dtype:
