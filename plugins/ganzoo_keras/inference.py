@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ganzoo.noise import as_latent_batch
 from ganzoo_keras.runtime import keras, tf
 
 CHUNK = 1024  # images per forward pass: bounds memory for large metric batches
@@ -29,9 +30,7 @@ class KerasGenerator:
         self.device = device
 
     def generate(self, noise: np.ndarray) -> np.ndarray:
-        noise = np.asarray(noise, dtype=np.float32)
-        if noise.ndim != 2 or noise.shape[1] != self.latent_dim:
-            raise ValueError(f"noise must be (N, {self.latent_dim}), got {noise.shape}")
+        noise = as_latent_batch(noise, self.latent_dim)
         return forward(self.model, noise, self.device)
 
 

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ganzoo.architecture import NetSpec
+from ganzoo.noise import as_latent_batch
 from ganzoo.protocols import LayerRow, TrainConfig
 
 from .device_data import resolve_device
@@ -71,9 +72,7 @@ class TorchGenerator:
 
     def generate(self, noise: np.ndarray) -> np.ndarray:
         """(N, latent_dim) noise to (N, H, W, C) float32 images in [-1, 1]."""
-        noise = np.asarray(noise, dtype=np.float32)
-        if noise.ndim != 2 or noise.shape[1] != self.latent_dim:
-            raise ValueError(f"noise must be (N, {self.latent_dim}), got {noise.shape}")
+        noise = as_latent_batch(noise, self.latent_dim)
         out = []
         with torch.no_grad():
             for start in range(0, len(noise), EVAL_CHUNK):
