@@ -105,7 +105,7 @@ def test_resume_rejects_other_model_and_finished_runs(setup):
 
     catalog, store = setup
     done = train(catalog, _config(epochs=1), store, console=_quiet(), show_progress=False)
-    with pytest.raises(UsageError, match="already trained 1 epochs"):
+    with pytest.raises(UsageError, match="already trained 1 epoch;"):
         train(catalog, _config(epochs=1), store, resume=done.ref, console=_quiet(),
               show_progress=False)
 

@@ -79,6 +79,10 @@ def weights_metadata(spec: ModelSpec, config: TrainConfig, epochs_done: int) -> 
     }
 
 
+def _epochs(n: int) -> str:
+    return f"{n} epoch" if n == 1 else f"{n} epochs"
+
+
 def _finite(metrics: dict[str, float]) -> bool:
     return all(math.isfinite(v) for v in metrics.values())
 
@@ -121,7 +125,7 @@ def train(
         position = Position(**raw_position)
         parent = previous.ref
         if position.epoch >= config.epochs:
-            raise UsageError(f"{previous.ref} already trained {position.epoch} epochs; pass "
+            raise UsageError(f"{previous.ref} already trained {_epochs(position.epoch)}; pass "
                              f"--epochs larger than that to continue it")
     recipe = spec.card.recipe(config.recipe)
     config = replace(config, recipe=recipe.name)
@@ -157,7 +161,7 @@ def train(
     console.print(
         f"Training [bold]{spec.model_id}[/] ({recipe.name}) on {dataset.name}/{dataset.split}: "
         f"{len(images):,} images from {getattr(dataset, 'source', '?')}, "
-        f"batch {config.batch_size}, {config.epochs} epochs"
+        f"batch {config.batch_size}, {_epochs(config.epochs)}"
         + (f", resuming {parent} at epoch {position.epoch + 1} step {position.step}"
            if parent else ""), highlight=False)
 
@@ -263,7 +267,7 @@ class _Run:
                 self._end_epoch(epoch_means)
                 bar.update(task, description=f"epoch {min(pos.epoch + 1, config.epochs)}/"
                                              f"{config.epochs}")
-        return "complete", f"Trained {config.epochs} epochs."
+        return "complete", f"Trained {_epochs(config.epochs)}."
 
     def log(self, record: dict[str, Any]) -> None:
         if self.main:
