@@ -1,0 +1,49 @@
+"""benchmarks/run.py end to end: one tiny model run writes a complete JSON (never timings)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.torch,
+    pytest.mark.skipif(importlib.util.find_spec("torch") is None, reason="needs torch"),
+]
+
+
+def test_quick_mlp_torch_writes_json(tmp_path: Path) -> None:
+    out = tmp_path / "bench.json"
+    env = {**os.environ, "GANZOO_PLUGINS": "torch,keras"}
+    done = subprocess.run(
+        [sys.executable, str(RUN), "--quick", "--models", "mlp-torch", "--steps", "2",
+         "--repeats", "1", "--images", "4096", "--threads", "1", "--json", str(out)],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "mlp-torch" in done.stdout  # the table
+
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["targets"] == {"torch": 1.5, "keras": 5.0}
+    assert report["machine"]["cpu_count"] >= 1
+    assert "torch" in report["machine"]["versions"]
+    [result] = report["results"]
+    assert (result["model"], result["recipe"], result["batch"]) == ("mlp-torch", "seed002", 32)
+    assert result["threads"]["torch_threads"] == 1
+    ours = result["ours"]
+    assert ours["steps"] == 2 and len(ours["wall_s"]) == 1
+    assert ours["images_per_s"] > 0 and ours["images_per_cpu_s"] > 0
+    assert ours["peak_rss_delta_mb"] >= 0
+    [base] = result["baselines"]
+    assert base["target"] == 1.5 and "PlainLoop" in base["description"]
+    assert base["images_per_s"] > 0
+    assert base["ratio"] > 0 and base["ratio_cpu"] > 0
+    assert base["met"] == (base["ratio"] >= 1.5)
