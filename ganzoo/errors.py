@@ -51,6 +51,12 @@ class RegistryError(GanzooError):
     """The store of trained versions: unknown version, bad reference, corrupt index."""
 
 
+class UnknownVersionError(RegistryError):
+    """A version reference that names no registered version (exit code 2, like usage)."""
+
+    exit_code = 2
+
+
 class TrainingDiverged(GanzooError):
     """A loss became NaN or infinite; the last good checkpoint is kept."""
 

@@ -15,10 +15,12 @@ from ganzoo.protocols import Generator
 from ganzoo.weights import WEIGHTS_NAME, select_part
 
 
-def weights_path_for(ref: str) -> Path:
-    """The weights file of a registered version."""
-    from ganzoo.store import RunStore
+def weights_path_for(ref: str, catalog: Catalog | None = None) -> Path:
+    """The weights file of a registered version (an unknown model id suggests close ones)."""
+    from ganzoo.store import RunStore, parse_ref
 
+    if catalog is not None:
+        catalog.model(parse_ref(ref).model_id)
     return RunStore().resolve(ref).path / WEIGHTS_NAME
 
 
@@ -44,7 +46,7 @@ def sample_grid(catalog: Catalog, ref: str | None, *, n: int, output: Path, seed
     """Generate ``n`` images and save them as a PNG grid at ``output``."""
     if weights is None and ref is None:
         raise UsageError("name a version (MODEL@N) or pass --weights FILE")
-    path = Path(weights) if weights is not None else weights_path_for(ref or "")
+    path = Path(weights) if weights is not None else weights_path_for(ref or "", catalog)
     if weights is None and backend is not None:
         raise UsageError("--backend only applies with --weights (export the version first)")
     generator, meta = load_generator_from_file(catalog, path, backend)

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganzoo.errors import RegistryError
+from ganzoo.errors import RegistryError, UnknownVersionError
 from ganzoo.store.refs import VersionRef, parse_ref
 
 HOME_ENV = "GANZOO_HOME"
@@ -254,7 +254,7 @@ class RunStore:
         versions = self.list(parsed.model_id, dataset)
         if not versions:
             on = f" on dataset '{dataset}'" if dataset else ""
-            raise RegistryError(
+            raise UnknownVersionError(
                 f"No trained version of {parsed.model_id}{on}. Train one with "
                 f"'ganzoo train {parsed.model_id}' (see 'ganzoo runs' for what exists)."
             )
@@ -264,7 +264,8 @@ class RunStore:
             if record.version == parsed.version:
                 return record
         known = ", ".join(str(r.version) for r in versions)
-        raise RegistryError(f"{parsed} does not exist; versions of {parsed.model_id}: {known}.")
+        raise UnknownVersionError(
+            f"{parsed} does not exist; versions of {parsed.model_id}: {known}.")
 
 
 def _write_json(path: Path, data: Any) -> None:
