@@ -40,7 +40,8 @@ def train(
     tensorboard: Path = typer.Option(None, "--tensorboard",
                                      help="Also write TensorBoard scalars and images here."),
     devices: int = typer.Option(1, "--devices", min=1,
-                                help="Data-parallel over N processes/GPUs (torch, via torchrun)."),
+                                help="Data-parallel over N devices (torch: torchrun; "
+                                     "keras: MirroredStrategy)."),
 ) -> None:
     """Train a model with a live progress bar and register the result as a new version."""
     from ganzoo.protocols import TrainConfig
@@ -53,7 +54,9 @@ def train(
     spec = catalog.model(model_id)
     chosen = spec.card.recipe(recipe)
     if devices > 1 and "RANK" not in os.environ:
-        raise typer.Exit(_launch_ranks(spec.backend, devices))
+        code = _launch_ranks(spec.backend, devices)
+        if code is not None:
+            raise typer.Exit(code)
     config = TrainConfig(
         model_id=spec.model_id,
         recipe=chosen.name,
@@ -75,11 +78,17 @@ def train(
                  console=console, show_progress=progress, tensorboard=tensorboard)
 
 
-def _launch_ranks(backend: str, devices: int) -> int:
-    """Run this same command as ``devices`` ranks under torchrun; returns its exit code."""
+def _launch_ranks(backend: str, devices: int) -> int | None:
+    """Run this same command as ``devices`` ranks under torchrun; returns its exit code.
+
+    ``None`` (nothing launched) for keras: one process trains on all the devices, under a
+    ``tf.distribute.MirroredStrategy``, from ``TrainConfig.devices``.
+    """
+    if backend == "keras":
+        return None
     if backend != "torch":
-        raise UsageError(f"--devices {devices} is available for torch models (torchrun); "
-                         f"{backend} models train on one device")
+        raise UsageError(f"--devices {devices} is available for torch (torchrun) and keras "
+                         f"(MirroredStrategy) models, not {backend} ones")
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                f"--nproc_per_node={devices}", "-m", "ganzoo", *sys.argv[1:]]
     console.print(f"Launching {devices} ranks: {' '.join(command[1:])}", highlight=False)

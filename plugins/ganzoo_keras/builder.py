@@ -15,7 +15,8 @@ from ganzoo_keras.runtime import keras
 _ACTIVATIONS = ("relu", "tanh", "sigmoid")
 
 
-def _layer(spec: LayerSpec, name: str, dtype: Any) -> keras.layers.Layer:
+def _layer(spec: LayerSpec, name: str, dtype: Any, synchronized: bool = False
+           ) -> keras.layers.Layer:
     kind, o = spec.kind, spec.options
     common = {"name": name, "dtype": dtype}
     if kind == "dense":
@@ -26,6 +27,8 @@ def _layer(spec: LayerSpec, name: str, dtype: Any) -> keras.layers.Layer:
                    use_bias=o["bias"], **common)
     if kind == "batch_norm":
         # The card's momentum and epsilon already have the Keras meaning.
+        if synchronized:
+            common["synchronized"] = True
         return keras.layers.BatchNormalization(momentum=o["momentum"], epsilon=o["epsilon"],
                                                **common)
     if kind == "leaky_relu":
@@ -41,10 +44,17 @@ def _layer(spec: LayerSpec, name: str, dtype: Any) -> keras.layers.Layer:
     raise ValueError(f"layer kind '{kind}' has no Keras builder")  # cards are validated first
 
 
-def build_network(net: NetSpec, name: str, dtype: str = "float32") -> keras.Sequential:
+def build_network(net: NetSpec, name: str, dtype: str = "float32",
+                  synchronized: bool = False) -> keras.Sequential:
     """A built ``keras.Sequential`` for ``net``; ``dtype`` is a Keras dtype policy name
-    (``mixed_bfloat16`` for mixed precision: float32 variables, bfloat16 compute)."""
-    layers = [_layer(spec, f"{name}.{i}", dtype) for i, spec in enumerate(net.layers)]
+    (``mixed_bfloat16`` for mixed precision: float32 variables, bfloat16 compute).
+
+    ``synchronized``: batch norm over the global batch of a ``tf.distribute`` strategy (its
+    statistics all-reduced), so the replicas' moving statistics stay identical and equal to a
+    single device's; without it each replica would normalise and track only its own shard.
+    """
+    layers = [_layer(spec, f"{name}.{i}", dtype, synchronized)
+              for i, spec in enumerate(net.layers)]
     return keras.Sequential([keras.Input(shape=tuple(net.input_shape)), *layers], name=name)
 
 

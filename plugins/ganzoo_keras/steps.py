@@ -44,17 +44,29 @@ def frozen(model: keras.Model) -> Iterator[None]:
 
 
 class GanSteps:
-    """The networks, their optimisers and the noise source; one method per step kind."""
+    """The networks, their optimisers and the noise source; one method per step kind.
+
+    ``loss_scale`` multiplies every loss before its gradient is taken (the reported losses are
+    not scaled). Under a ``MirroredStrategy`` of N replicas it is 1/N: the optimisers *sum* the
+    replicas' gradients, so each replica's mean over its shard, scaled by 1/N, sums to the
+    gradient of the mean over the global batch.
+    """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model,
                  g_optimizer: keras.optimizers.Optimizer,
-                 d_optimizer: keras.optimizers.Optimizer, noise: Noise, d_batches: str):
+                 d_optimizer: keras.optimizers.Optimizer, noise: Noise, d_batches: str,
+                 loss_scale: float = 1.0):
         self.generator = generator
         self.discriminator = discriminator
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
         self.noise = noise
         self.d_batches = d_batches
+        self.loss_scale = float(loss_scale)
+
+    def _scaled(self, loss: tf.Tensor) -> tf.Tensor:
+        # No op at all at 1.0, so single-device graphs are exactly what they were.
+        return loss if self.loss_scale == 1.0 else loss * self.loss_scale
 
     def get(self, kind: str) -> Callable[[tf.Tensor], tf.Tensor]:
         """The step function for ``recipe.step``."""
@@ -75,7 +87,8 @@ class GanSteps:
             logits = tf.cast(self.discriminator(images, training=True), tf.float32)
             loss = tf.reduce_mean(
                 tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
-        self.d_optimizer.apply(tape.gradient(loss, variables), variables)
+            scaled = self._scaled(loss)
+        self.d_optimizer.apply(tape.gradient(scaled, variables), variables)
         return logits, loss
 
     def _update_generator(self, batch: int) -> tf.Tensor:
@@ -84,7 +97,8 @@ class GanSteps:
         with tf.GradientTape() as tape:
             logits = self.discriminator(self._fake(batch, training=True), training=True)
             loss = bce_logits(logits, 1.0)
-        self.g_optimizer.apply(tape.gradient(loss, variables), variables)
+            scaled = self._scaled(loss)
+        self.g_optimizer.apply(tape.gradient(scaled, variables), variables)
         return loss
 
     # -- the three kinds ------------------------------------------------------------------
@@ -100,8 +114,9 @@ class GanSteps:
             fake_logits = self.discriminator(fake, training=True)
             d_loss = bce_logits(real_logits, 1.0) + bce_logits(fake_logits, 0.0)
             g_loss = bce_logits(fake_logits, 1.0)
-        g_grads = g_tape.gradient(g_loss, g_vars)
-        d_grads = d_tape.gradient(d_loss, d_vars)
+            g_scaled, d_scaled = self._scaled(g_loss), self._scaled(d_loss)
+        g_grads = g_tape.gradient(g_scaled, g_vars)
+        d_grads = d_tape.gradient(d_scaled, d_vars)
         self.g_optimizer.apply(g_grads, g_vars)
         self.d_optimizer.apply(d_grads, d_vars)
         return tf.stack([d_loss, g_loss, mean_probability(real_logits),
@@ -117,7 +132,8 @@ class GanSteps:
             real_logits = self.discriminator(real, training=True)
             fake_logits = self.discriminator(fake, training=True)
             d_loss = bce_logits(real_logits, 1.0) + bce_logits(fake_logits, 0.0)
-        self.d_optimizer.apply(tape.gradient(d_loss, d_vars), d_vars)
+            scaled = self._scaled(d_loss)
+        self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
         g_loss = self._update_generator(batch)
         return tf.stack([d_loss, g_loss, mean_probability(real_logits),
                          mean_probability(fake_logits)])

@@ -4,6 +4,14 @@ Speed: the whole of ``run_steps`` is one ``tf.function`` call. Inside it a graph
 gathers each batch from the images (one device tensor) through the epoch's permutation, draws
 noise from a ``tf.random.Generator`` and runs the step; metrics are summed on the device and
 read back once. Where it pays (see :func:`use_xla`) the loop is also compiled with XLA.
+
+Several devices (``config.devices > 1``): a ``tf.distribute.MirroredStrategy`` over the first N
+GPUs, or N logical CPU devices. The networks, optimisers and noise generator are created under
+its scope; each step runs once per replica (``strategy.run``) on that replica's shard of the
+global batch (``config.batch_size``, which N must divide) with its own noise, the optimisers sum
+the replicas' gradients of losses scaled by 1/N (so the update is the global batch's), and the
+metrics are averaged over the replicas. The trainer is still one process, so sampling,
+checkpoints and the registry are done once. No XLA on that path.
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from ganzoo_keras.canonical import from_canonical, to_canonical
 from ganzoo_keras.data import epoch_permutation, images_to_tensor
 from ganzoo_keras.inference import KerasGenerator
 from ganzoo_keras.optimizers import make_optimizer
-from ganzoo_keras.runtime import keras, resolve_device, tf
+from ganzoo_keras.runtime import keras, mirrored_strategy, resolve_device, tf
 from ganzoo_keras.steps import GanSteps
 
 METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
@@ -61,15 +69,29 @@ class KerasTrainer:
     ``config.extra["deterministic"]`` turns on TensorFlow's op determinism (needed on GPUs).
     ``updates`` (a :class:`~ganzoo_keras.steps.GanSteps`) holds the networks, optimisers and
     step functions, for tests and tools that drive single updates.
+
+    ``strategy`` is the ``MirroredStrategy`` when ``config.devices > 1`` (else ``None``);
+    ``replicas`` its number of devices. State and weights read the first replica's copies,
+    which the strategy keeps identical to the others.
     """
 
     def __init__(self, recipe: Recipe, config: TrainConfig, images: np.ndarray):
-        if config.devices != 1:
-            raise UsageError("the keras backend trains on one device; use --devices 1")
         self.recipe = recipe
         self.config = config
         self.batch_size = int(config.batch_size)
-        self.device = resolve_device(config.device)
+        self.replicas = int(config.devices)
+        if self.replicas < 1:
+            raise UsageError(f"--devices must be at least 1, not {self.replicas}")
+        self.strategy: tf.distribute.Strategy | None = None
+        if self.replicas > 1:
+            if self.batch_size % self.replicas:
+                raise UsageError(f"the batch size {self.batch_size} does not divide over "
+                                 f"{self.replicas} devices")
+            # Before anything else touches TensorFlow: logical CPUs are set up only then.
+            self.strategy = mirrored_strategy(self.replicas, config.device)
+            self.device = self.strategy.extended.worker_devices[0]
+        else:
+            self.device = resolve_device(config.device)
         n = int(np.shape(images)[0])
         steps = n // self.batch_size  # the last partial batch is dropped
         if steps == 0:
@@ -83,10 +105,15 @@ class KerasTrainer:
             tf.config.experimental.enable_op_determinism()
         keras.utils.set_random_seed(config.seed)
         dtype = "mixed_bfloat16" if config.amp else "float32"
+        # Under a strategy its scope places the variables (mirrored on every replica).
+        placement = self.strategy.scope() if self.strategy else tf.device(self.device)
         with tf.device(self.device):
             self.images = images_to_tensor(images, recipe.image_shape, self.device)
-            self.generator = build_network(recipe.generator, "generator", dtype)
-            self.discriminator = build_network(recipe.discriminator, "discriminator", dtype)
+        with placement:
+            sync = self.strategy is not None  # batch norm over the global batch
+            self.generator = build_network(recipe.generator, "generator", dtype, sync)
+            self.discriminator = build_network(recipe.discriminator, "discriminator", dtype,
+                                               sync)
             self.optimizers = {part: make_optimizer(recipe.optimizers[part]) for part in PARTS}
             for part in PARTS:
                 # Built now so that load_state has every slot to assign.
@@ -95,9 +122,9 @@ class KerasTrainer:
 
         self.updates = GanSteps(self.generator, self.discriminator,
                                self.optimizers["generator"], self.optimizers["discriminator"],
-                               self._noise, recipe.d_batches)
+                               self._noise, recipe.d_batches, loss_scale=1.0 / self.replicas)
         self._step = self.updates.get(recipe.step)
-        self.xla = use_xla(recipe, config, self.steps_per_epoch)
+        self.xla = use_xla(recipe, config, self.steps_per_epoch) and self.strategy is None
         image_spec = tf.TensorSpec((n, *recipe.image_shape), tf.float32)
         # A partial, not the bound method: TF keys its "frequent retracing" warning on the code
         # object, so every trainer in a process would count against one budget.
@@ -131,9 +158,27 @@ class KerasTrainer:
         i = tf.constant(0)
         while i < count:
             index = tf.gather(perm, (start + i) * batch + offsets)
-            totals += self._step(tf.gather(images, index))
+            if self.strategy is None:
+                totals += self._step(tf.gather(images, index))
+            else:
+                totals += self._replicated_step(tf.gather(images, index))
             i += 1
         return totals / tf.cast(count, tf.float32)
+
+    def _replicated_step(self, batch: tf.Tensor) -> tf.Tensor:
+        """One step on every replica, each on its shard of ``batch``; the replicas' mean metrics."""
+        shard = self.batch_size // self.replicas
+
+        def replica_step(images: tf.Tensor) -> tf.Tensor:
+            replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+            # A static shard shape (the steps read it) from a dynamic replica id.
+            return self._step(tf.reshape(
+                tf.slice(images, tf.stack([replica * shard, 0, 0, 0]),
+                         [shard, *self.recipe.image_shape]),
+                [shard, *self.recipe.image_shape]))
+
+        metrics = self.strategy.run(replica_step, args=(batch,))
+        return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, metrics, axis=None)
 
     def _permutation(self, epoch: int) -> tf.Tensor:
         if self._perm_epoch != epoch:
