@@ -133,3 +133,12 @@ def test_home_from_environment(tmp_path, monkeypatch):
     store = RunStore()
     assert store.home == tmp_path / "elsewhere"
     assert os.path.exists(store.db_path)
+
+
+def test_processes_opening_a_fresh_index_at_once_all_succeed(tmp_path):
+    # Two torchrun ranks (or two trainings) creating the index together once raised
+    # "database is locked" while switching to WAL.
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(6) as pool:
+        versions = pool.map(_register_in_process, [str(tmp_path / "fresh")] * 6)
+    assert sorted(versions) == list(range(1, 7))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import sqlite3
 import time
@@ -115,8 +116,26 @@ class RunStore:
         self.work_dir = self.home / "work"
         self.db_path = self.home / "index.sqlite"
         self.home.mkdir(parents=True, exist_ok=True)
-        with self._connect() as db:
-            db.executescript(_SCHEMA)
+        self._initialise()
+
+    def _initialise(self) -> None:
+        """Create the schema and switch to WAL (persistent), tolerating concurrent openers.
+
+        Switching the journal mode needs an exclusive lock and may answer "database is
+        locked" at once, without waiting, when another process (a torchrun rank, a second
+        training) opens a fresh index at the same moment: retry for a while.
+        """
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with self._connect() as db:
+                    db.execute("PRAGMA journal_mode=WAL")
+                    db.executescript(_SCHEMA)
+                return
+            except RegistryError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05 + random.random() * 0.1)
 
     # -- connections ------------------------------------------------------------------------
 
@@ -127,9 +146,13 @@ class RunStore:
         except sqlite3.Error as exc:
             raise RegistryError(f"cannot open the run index {self.db_path}: {exc}") from None
         try:
-            db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA busy_timeout=60000")
             yield db
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise RegistryError(f"the run index {self.db_path} is busy ({exc}); another "
+                                    "ganzoo process holds it: try again") from None
+            raise RegistryError(f"the run index {self.db_path} failed: {exc}") from None
         except sqlite3.DatabaseError as exc:
             raise RegistryError(
                 f"the run index {self.db_path} is unreadable ({exc}); move it aside and "
