@@ -146,16 +146,3 @@ class TrainConfig:
     def from_dict(cls, raw: Mapping[str, Any]) -> TrainConfig:
         known = {k: raw[k] for k in cls.__dataclass_fields__ if k in raw}
         return cls(**known)
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """What a finished (or stopped) run reports and the run registry records."""
-
-    status: str  # complete | interrupted | diverged
-    epochs_done: int
-    steps_done: int
-    wall_time_s: float
-    images_per_s: float
-    final_metrics: dict[str, float]
-    message: str = ""
