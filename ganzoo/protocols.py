@@ -54,7 +54,12 @@ class Discriminator(Protocol):
 
 @runtime_checkable
 class Trainer(Protocol):
-    """The backend's part of training: networks, one step, and state. The loop is the core's."""
+    """The backend's part of training: networks, one step, and state. The loop is the core's.
+
+    Two optional methods serve multi-process training: ``any_rank(flag) -> bool`` (the ranks
+    agree on stopping) and ``close()`` (called once after the loop ends normally, to leave the
+    process group).
+    """
 
     steps_per_epoch: int
 

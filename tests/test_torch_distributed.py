@@ -47,7 +47,8 @@ def _rank_main(rank: int, world: int, port: int, out: str, step: str) -> None:
     assert trainer.any_rank(rank == 1) is True  # a stop on rank 1 reaches rank 0
     save_file({k: np.ascontiguousarray(v) for k, v in trainer.weights().items()},
               f"{out}/rank{rank}.safetensors", metadata={"d_loss": repr(metrics["d_loss"])})
-    dist.destroy_process_group()
+    trainer.close()  # a barrier, then the teardown
+    assert not dist.is_initialized()
 
 
 @pytest.mark.parametrize("step", ["alternating", "combined"])

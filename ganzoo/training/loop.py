@@ -175,6 +175,11 @@ def train(
     finally:
         if run.tensorboard is not None:
             run.tensorboard.close()
+    # Optional: a distributed trainer leaves its process group here, once every rank is done
+    # (not after an exception, when the other ranks may never arrive).
+    close = getattr(trainer, "close", None)
+    if close is not None:
+        close()
     if not main:
         shutil.rmtree(workdir, ignore_errors=True)
         return None

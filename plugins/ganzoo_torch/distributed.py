@@ -81,6 +81,17 @@ class World:
         dist.all_reduce(value, op=dist.ReduceOp.MAX)
         return bool(value.item())
 
+    def leave(self) -> None:
+        """Leave the process group together: a barrier, then its teardown.
+
+        Tearing down while a peer is still using its connections aborts the process (gloo:
+        "terminate called without an active exception"); the barrier makes every rank finish
+        its collectives before any rank closes them.
+        """
+        if self.distributed and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+
 
 def join_world(device_kind: str) -> World:
     """Join the process group torchrun describes in the environment (or a world of one)."""

@@ -127,6 +127,10 @@ class TorchTrainer:
         """Whether ``flag`` is set on any rank (the training shell's stop agreement)."""
         return self.world.any(flag, self.device)
 
+    def close(self) -> None:
+        """Release what training held across processes (the process group of a torchrun run)."""
+        self.world.leave()
+
     def _epoch_order(self, epoch: int) -> torch.Tensor:
         if self._permutation is None or self._permutation[0] != epoch:
             order = epoch_permutation(len(self.images), self.config.seed, epoch, self.device)
