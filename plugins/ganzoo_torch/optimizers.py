@@ -59,3 +59,9 @@ def load_optimizer_state(
     # wants it for the fused/foreach kernels).
     current = optimizer.state_dict()
     optimizer.load_state_dict({"state": slots, "param_groups": current["param_groups"]})
+    # Slots take their parameter's memory layout (channels-last kernels on CPU): the fused
+    # kernels walk parameter and slots in memory order, so the layouts must agree.
+    for param, param_slots in optimizer.state.items():
+        for slot, value in param_slots.items():
+            if isinstance(value, torch.Tensor) and value.shape == param.shape:
+                param_slots[slot] = torch.empty_like(param, dtype=value.dtype).copy_(value)

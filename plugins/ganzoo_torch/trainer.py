@@ -23,6 +23,7 @@ from .device_data import (
     use_cores,
 )
 from .distributed import join_world
+from .fast_path import image_layout, speed_up_for
 from .nets import build_network, canonical_weights, load_canonical_weights
 from .optimizers import load_optimizer_state, make_optimizer, optimizer_state
 from .steps import GanSteps
@@ -56,9 +57,12 @@ class TorchTrainer:
         # config.seed but kept private to this trainer (see PrivateRandomState).
         self.rng = PrivateRandomState(config.seed, self.device)
         with self.rng.active():
-            self.generator = build_network(recipe.generator).to(self.device)
-            self.discriminator = build_network(recipe.discriminator).to(self.device)
-        self.images = to_torch(images, self.device)  # once; batches are sliced on the device
+            self.generator = speed_up_for(build_network(recipe.generator).to(self.device),
+                                          self.device)
+            self.discriminator = speed_up_for(
+                build_network(recipe.discriminator).to(self.device), self.device)
+        # Once; batches are sliced on the device.
+        self.images = image_layout(to_torch(images, self.device), self.device)
         height, width, channels = recipe.image_shape
         if tuple(self.images.shape[1:]) != (channels, height, width):
             raise UsageError(f"images are {tuple(images.shape[1:])}, but {recipe.name} makes "

@@ -1,0 +1,104 @@
+"""The CPU fast path computes the same networks: same outputs, gradients and resumable state."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ganzoo.cards import builtin_cards
+from ganzoo.protocols import TrainConfig
+
+torch = pytest.importorskip("torch")
+
+from ganzoo_torch.backend import create_backend  # noqa: E402
+from ganzoo_torch.fast_path import image_layout, speed_up_for  # noqa: E402
+from ganzoo_torch.layers import SameConvTranspose2d  # noqa: E402
+from ganzoo_torch.nets import build_network  # noqa: E402
+
+pytestmark = pytest.mark.torch
+
+CARDS = {card.family: card for card in builtin_cards()}
+CPU = torch.device("cpu")
+
+
+@pytest.mark.parametrize(("size", "kernel"), [(7, 5), (6, 4), (5, 3), (4, 1)])
+def test_stride_one_transpose_as_convolution_matches_the_transpose(size, kernel):
+    torch.manual_seed(0)
+    plain = SameConvTranspose2d(6, 4, kernel, 1, True, (size, size))
+    fast = SameConvTranspose2d(6, 4, kernel, 1, True, (size, size))
+    fast.load_state_dict(plain.state_dict())
+    assert fast.can_compute_as_conv()
+    fast.compute_as_conv = True
+    x = torch.randn(3, 6, size, size, requires_grad=True)
+    x_fast = x.detach().clone().requires_grad_()
+    y, y_fast = plain(x), fast(x_fast)
+    assert y.shape == y_fast.shape == (3, 4, size, size)
+    torch.testing.assert_close(y_fast, y, rtol=1e-5, atol=1e-5)
+    grad = torch.randn_like(y)
+    y.backward(grad)
+    y_fast.backward(grad)
+    torch.testing.assert_close(x_fast.grad, x.grad, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(fast.weight.grad, plain.weight.grad, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(fast.bias.grad, plain.bias.grad)
+
+
+def test_strided_transposes_keep_the_transpose():
+    assert not SameConvTranspose2d(8, 4, 5, 2, False, (7, 7)).can_compute_as_conv()
+
+
+@pytest.mark.parametrize(("family", "recipe"), [("dcgan", "seed000"), ("combined", "seed001")])
+def test_sped_up_networks_compute_what_the_plain_build_does(family, recipe):
+    spec = CARDS[family].recipe(recipe)
+    torch.manual_seed(1)
+    plain = build_network(spec.generator).eval()
+    fast = build_network(spec.generator).eval()
+    fast.load_state_dict(plain.state_dict())
+    speed_up_for(fast, CPU)
+    z = torch.randn(4, spec.latent_dim)
+    torch.testing.assert_close(fast(z), plain(z), rtol=1e-4, atol=1e-5)
+
+    d_plain = build_network(spec.discriminator).eval()
+    d_fast = speed_up_for(build_network(spec.discriminator).eval(), CPU)
+    d_fast.load_state_dict(d_plain.state_dict())
+    images = image_layout(torch.rand(4, 1, 28, 28) * 2 - 1, CPU)
+    assert images.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(d_fast(images), d_plain(images.contiguous()), rtol=1e-4,
+                               atol=1e-5)
+
+
+def test_cpu_layout_choices_and_untouched_cuda_networks():
+    spec = CARDS["dcgan"].recipe("seed000")
+    g = speed_up_for(build_network(spec.generator), CPU)
+    transposes = [m for m in g.modules() if isinstance(m, SameConvTranspose2d)]
+    as_conv = [m for m in transposes if m.compute_as_conv]
+    assert len(as_conv) == 1 and as_conv[0].weight.shape[:2] == (512, 128)
+    assert as_conv[0].weight.is_contiguous()  # computed in NCHW
+    for m in transposes:
+        if not m.compute_as_conv:
+            assert m.weight.is_contiguous(memory_format=torch.channels_last)
+    # On any other device the networks are left as built (the GPU choices are unmeasured).
+    other = build_network(spec.generator)
+    assert speed_up_for(other, torch.device("meta")) is other
+    assert not any(getattr(m, "compute_as_conv", False) for m in other.modules())
+
+
+def test_resumed_optimiser_slots_follow_their_parameters_layout():
+    """Fused Adam walks a parameter and its slots in memory order: layouts must agree."""
+    card = CARDS["dcgan"]
+    recipe = card.recipe("seed000")
+    images = np.random.default_rng(0).integers(0, 256, (32, 28, 28, 1), dtype=np.uint8)
+    cfg = TrainConfig(model_id="dcgan-torch", recipe="seed000", dataset="random",
+                      batch_size=8, seed=0, device="cpu", max_steps=2,
+                      extra={"torch_threads": 1})
+    first = create_backend(None).create_trainer(card, recipe, cfg, images)
+    first.run_steps(0, 0, 1)
+    second = create_backend(None).create_trainer(card, recipe, cfg, images)
+    second.load_state(first.state())
+    checked = 0
+    for optimizer in second.optimizers.values():
+        for param, slots in optimizer.state.items():
+            for value in slots.values():
+                if value.shape == param.shape and param.dim() == 4:
+                    assert value.stride() == param.stride()
+                    checked += 1
+    assert checked > 0
