@@ -47,3 +47,16 @@ def test_quick_mlp_torch_writes_json(tmp_path: Path) -> None:
     assert base["images_per_s"] > 0
     assert base["ratio"] > 0 and base["ratio_cpu"] > 0
     assert base["met"] == (base["ratio"] >= 1.5)
+
+
+def test_conv_layer_timings_cover_every_convolution_and_formulation() -> None:
+    script = RUN.parent / "torch_conv_layers.py"
+    done = subprocess.run(
+        [sys.executable, str(script), "--cards", "combined:seed001", "--repeats", "1",
+         "--threads", "1"], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = [line.split() for line in done.stdout.splitlines() if line.startswith("combined")]
+    # Two convolutions in each network, each as NCHW and channels-last (no stride-1 transpose).
+    assert len(rows) == 8
+    assert {row[-3] for row in rows} == {"nchw", "channels_last"}
+    assert all(float(row[-2]) > 0 and float(row[-1]) > 0 for row in rows)
