@@ -102,3 +102,34 @@ def test_resumed_optimiser_slots_follow_their_parameters_layout():
                     assert value.stride() == param.stride()
                     checked += 1
     assert checked > 0
+
+
+def test_fast_dropout_mask_keeps_the_rate_and_scales_like_torch():
+    from ganzoo_torch.layers import Dropout
+
+    layer = Dropout(0.3)
+    layer.fast_mask = True
+    torch.manual_seed(0)
+    x = torch.ones(200, 50, 10, requires_grad=True)
+    y = layer(x)
+    kept = y != 0
+    assert abs(kept.float().mean().item() - 0.7) < 0.01
+    torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1 / 0.7))
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, kept.float() / 0.7)  # gradient through the same mask
+    layer.eval()
+    assert torch.equal(layer(x), x)
+    layer.train()
+    layer.p = 0.0
+    assert torch.equal(layer(x), x)
+
+
+def test_speed_up_switches_every_dropout_on_cpu():
+    from ganzoo_torch.layers import Dropout
+
+    spec = CARDS["dcgan"].recipe("seed000")
+    d = speed_up_for(build_network(spec.discriminator), CPU)
+    drops = [m for m in d.modules() if isinstance(m, Dropout)]
+    assert len(drops) == 2 and all(m.fast_mask for m in drops)
+    assert not any(m.fast_mask for m in build_network(spec.discriminator).modules()
+                   if isinstance(m, Dropout))

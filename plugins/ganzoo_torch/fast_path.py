@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .layers import SameConvTranspose2d
+from .layers import Dropout, SameConvTranspose2d
 
 
 def speed_up_for(net: nn.Module, device: torch.device) -> nn.Module:
@@ -19,7 +19,8 @@ def speed_up_for(net: nn.Module, device: torch.device) -> nn.Module:
     On CPU: channels-last memory for 4-D tensors (oneDNN's native layout; the convolutions
     stop converting layouts around every call), except stride-1 transposed convolutions,
     computed as convolutions in NCHW (for seed 000's 512-channel 7x7 layer both choices
-    measured faster; benchmarks/README.md). On CUDA nothing changes: unmeasured here.
+    measured faster; benchmarks/README.md); dropout masks drawn with ``rand_like``. On CUDA
+    nothing changes: unmeasured here.
     """
     if device.type != "cpu":
         return net
@@ -28,6 +29,8 @@ def speed_up_for(net: nn.Module, device: torch.device) -> nn.Module:
         if isinstance(module, SameConvTranspose2d) and module.can_compute_as_conv():
             module.compute_as_conv = True
             module.weight.data = module.weight.data.contiguous()
+        if isinstance(module, Dropout):
+            module.fast_mask = True
     return net
 
 

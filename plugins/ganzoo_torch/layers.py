@@ -98,6 +98,25 @@ class SameConvTranspose2d(nn.ConvTranspose2d):
         return y
 
 
+class Dropout(nn.Dropout):
+    """``nn.Dropout`` that can draw its mask with ``rand_like`` (``fast_mask``, off by default).
+
+    On CPU, torch's dropout draws its mask with ``bernoulli_``, which measured about 2x slower
+    forward + backward than a uniform draw compared with the rate, for a (128, 64, 14, 14)
+    activation. Both keep each unit with probability ``1 - p`` and scale by ``1 / (1 - p)``.
+    """
+
+    fast_mask = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not (self.fast_mask and self.training) or self.p == 0.0:
+            return super().forward(x)
+        if self.p >= 1.0:
+            return x * 0.0
+        keep = torch.rand_like(x) >= self.p
+        return x * keep * (1.0 / (1.0 - self.p))
+
+
 class FeaturesLastBatchNorm1d(nn.BatchNorm1d):
     """Batch normalisation of an (N, L, C) tensor over its last axis, as Keras does.
 

@@ -18,6 +18,7 @@ from ganzoo.errors import WeightsFileError
 
 from .layers import (
     Dense,
+    Dropout,
     FeaturesLastBatchNorm1d,
     Flatten,
     Reshape,
@@ -70,7 +71,7 @@ def _build_layer(layer: LayerSpec, shape: tuple[int, ...]) -> nn.Module:
     if kind == "sigmoid":
         return nn.Sigmoid()
     if kind == "dropout":
-        return nn.Dropout(layer["rate"])
+        return Dropout(layer["rate"])
     if kind == "reshape":
         return Reshape(layer["shape"])
     if kind == "flatten":
