@@ -87,3 +87,37 @@ def test_keras_and_torch_agree_on_canonical_weights(family, recipe_name):
             got = net.eval()(xt.permute(0, 3, 1, 2) if xt.dim() == 4 else xt)
         got = (got.permute(0, 2, 3, 1) if got.dim() == 4 else got).numpy()
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4, err_msg=prefix)
+
+
+@pytest.mark.parametrize(("family", "recipe_name"), CASES)
+def test_training_forward_updates_batch_norm_statistics_as_keras_does(family, recipe_name):
+    """Training mode: same outputs and the same moving mean and variance after two batches.
+
+    The generators have no dropout, so a training-mode forward is deterministic in both. Torch
+    blends the unbiased batch variance into its running variance, Keras the biased one; ganzoo's
+    torch layers follow Keras.
+    """
+    recipe = next(c for c in builtin_cards() if c.family == family).recipe(recipe_name)
+    spec = recipe.generator
+    net = build_network(spec)
+    weights = canonical_weights(net, "generator")
+    model = keras_network(spec, weights, "generator")
+    rng = np.random.default_rng(1)
+    net.train()
+    for _ in range(2):
+        # Large inputs, so that batch variances are large and a wrong blend stands out.
+        x = (10 * rng.standard_normal((16, *spec.input_shape))).astype(np.float32)
+        expected = model(x, training=True).numpy()
+        got = net(torch.from_numpy(x)).detach()
+        got = (got.permute(0, 2, 3, 1) if got.dim() == 4 else got).numpy()
+        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
+    trained = canonical_weights(net, "generator")
+    stats = 0
+    for i, (layer, keras_layer) in enumerate(zip(spec.layers, model.layers, strict=True)):
+        if layer.kind == "batch_norm":
+            _, _, mean, var = (w for w in keras_layer.get_weights())
+            np.testing.assert_allclose(trained[f"generator.{i}.running_mean"], mean, atol=1e-5)
+            np.testing.assert_allclose(trained[f"generator.{i}.running_var"], var, rtol=1e-4,
+                                       atol=1e-6)
+            stats += 1
+    assert stats >= 1

@@ -117,14 +117,74 @@ class Dropout(nn.Dropout):
         return x * keep * (1.0 / (1.0 - self.p))
 
 
-class FeaturesLastBatchNorm1d(nn.BatchNorm1d):
+class _KerasMovingStatistics:
+    """Batch normalisation whose running variance follows Keras, not torch.
+
+    Both normalise a training batch with its biased variance, but torch blends the *unbiased*
+    one (``n / (n - 1)`` times larger) into ``running_var`` where Keras blends the biased one;
+    at the seeds' batch of 32 torch's statistic comes out about 3% larger. Here torch's blend
+    is corrected on the per-channel buffer alone (no second pass over the batch): with ``m``
+    torch's momentum and ``u`` the unbiased variance, torch computes ``b = (1 - m) old + m u``;
+    Keras wants ``b - m u / n = b - (b - (1 - m) old) / n``.
+
+    Torch blends into a copy of the buffer: the autograd graph keeps the tensor it was given,
+    so the buffer itself may then change in place before the backward pass.
+    """
+
+    num_features: int
+    momentum: float | None
+    eps: float
+    running_mean: torch.Tensor | None
+    running_var: torch.Tensor | None
+    num_batches_tracked: torch.Tensor | None
+    weight: torch.Tensor | None
+    bias: torch.Tensor | None
+    training: bool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.running_var is None or self.momentum is None:
+            return self._from_channels_axis(
+                nn.modules.batchnorm._BatchNorm.forward(self, self._to_channels_axis(x)))
+        x = self._to_channels_axis(x)
+        blended = self.running_var.clone()
+        y = F.batch_norm(x, self.running_mean, blended, self.weight, self.bias, True,
+                         self.momentum, self.eps)
+        n = x.numel() // self.num_features  # values per channel in this batch
+        with torch.no_grad():
+            old = self.running_var
+            if n > 1:
+                blended = blended - (blended - (1.0 - self.momentum) * old) / n
+            old.copy_(blended)
+            if self.num_batches_tracked is not None:
+                self.num_batches_tracked.add_(1)
+        return self._from_channels_axis(y)
+
+    def _to_channels_axis(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def _from_channels_axis(self, y: torch.Tensor) -> torch.Tensor:
+        return y
+
+
+class BatchNorm1d(_KerasMovingStatistics, nn.BatchNorm1d):
+    """Batch normalisation of (N, C) features, Keras' running variance."""
+
+
+class BatchNorm2d(_KerasMovingStatistics, nn.BatchNorm2d):
+    """Batch normalisation of NCHW images over C, Keras' running variance."""
+
+
+class FeaturesLastBatchNorm1d(_KerasMovingStatistics, nn.BatchNorm1d):
     """Batch normalisation of an (N, L, C) tensor over its last axis, as Keras does.
 
     torch's BatchNorm1d takes features on axis 1; only a spec shape of rank 2 needs this.
     """
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(x.transpose(1, 2)).transpose(1, 2)
+    def _to_channels_axis(self, x: torch.Tensor) -> torch.Tensor:
+        return x.transpose(1, 2)
+
+    def _from_channels_axis(self, y: torch.Tensor) -> torch.Tensor:
+        return y.transpose(1, 2)
 
 
 class Reshape(nn.Module):

@@ -17,6 +17,8 @@ from ganzoo.architecture import LayerSpec, NetSpec
 from ganzoo.errors import WeightsFileError
 
 from .layers import (
+    BatchNorm1d,
+    BatchNorm2d,
     Dense,
     Dropout,
     FeaturesLastBatchNorm1d,
@@ -56,10 +58,11 @@ def _build_layer(layer: LayerSpec, shape: tuple[int, ...]) -> nn.Module:
     if kind == "batch_norm":
         # The spec normalises its last axis: torch's channel axis for images (rank 3, NCHW)
         # and flat features (rank 1); a rank-2 shape keeps features last.
-        classes = {1: nn.BatchNorm1d, 2: FeaturesLastBatchNorm1d, 3: nn.BatchNorm2d}
+        classes = {1: BatchNorm1d, 2: FeaturesLastBatchNorm1d, 3: BatchNorm2d}
         if len(shape) not in classes:
             raise ValueError(f"batch_norm on a rank-{len(shape)} shape {shape} is not supported")
-        # Keras' momentum weighs the old statistic, torch's the new one.
+        # Keras' momentum weighs the old statistic, torch's the new one; the running
+        # variance follows Keras too (layers._KerasMovingStatistics).
         return classes[len(shape)](shape[-1], eps=layer["epsilon"],
                                    momentum=1.0 - layer["momentum"])
     if kind == "leaky_relu":
