@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -92,7 +94,7 @@ def test_devices_launches_torchrun_only_for_torch_models(monkeypatch):
     from ganzoo.errors import UsageError
 
     launched = []
-    monkeypatch.setattr(train_cmd.subprocess, "call", lambda cmd: launched.append(cmd) or 0)
+    monkeypatch.setattr(train_cmd, "run_ranks", lambda cmd: launched.append(cmd) or 0)
     # keras: nothing launched; the one process trains under a MirroredStrategy
     # (tests/test_keras_distributed.py runs it).
     assert train_cmd._launch_ranks("keras", 2) is None
@@ -101,3 +103,38 @@ def test_devices_launches_torchrun_only_for_torch_models(monkeypatch):
     assert len(launched) == 1 and "--nproc_per_node=2" in launched[0]
     with pytest.raises(UsageError, match="torch"):
         train_cmd._launch_ranks("other", 2)
+
+
+def test_ctrl_c_reaches_each_rank_once_and_registers_an_interrupted_version(tmp_path):
+    home = tmp_path / "home"
+    env = dict(os.environ, GANZOO_HOME=str(home), COLUMNS="200")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ganzoo", "train", "mlp-torch", "--recipe", "seed004",
+         "--data", "fashion", "--split", "bundled-test", "--epochs", "30", "--log-every", "4",
+         "--devices", "2", "--no-progress"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline:  # wait until rank 0 has logged a few chunks
+        logs = list((home / "work").glob("*/metrics.jsonl")) if (home / "work").exists() else []
+        if logs and len(logs[0].read_text().splitlines()) >= 3:
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)  # as a terminal's Ctrl-C reaches the ganzoo process
+    out, err = proc.communicate(timeout=240)
+    assert proc.returncode == 0, out + err
+    assert "Registered mlp-torch@1 (interrupted)" in out, out + err
+    assert out.count("Stopping after the current steps") == 1  # rank 0 speaks for all
+    assert "Traceback" not in out + err  # no torchrun agent dying of the signal
+
+
+def test_child_pids_reads_parents_from_proc(tmp_path):
+    from ganzoo.cli.ranks import child_pids
+
+    for pid, comm, ppid in [(10, "python", 1), (11, "pt_elastic (x) y", 10), (12, "z", 10),
+                            (13, "other", 11)]:
+        (tmp_path / str(pid)).mkdir()
+        (tmp_path / str(pid) / "stat").write_text(f"{pid} ({comm}) S {ppid} {pid} 0 0\n")
+    (tmp_path / "self").mkdir()  # not a pid folder
+    assert child_pids(10, tmp_path) == [11, 12]
+    assert child_pids(11, tmp_path) == [13]
+    assert child_pids(99, tmp_path) == []

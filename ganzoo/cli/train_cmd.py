@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import typer
 
 from ganzoo.cli.console import console, guarded, load_catalog
+from ganzoo.cli.ranks import run_ranks, torchrun_command
 from ganzoo.errors import UsageError
 
 
@@ -89,10 +89,9 @@ def _launch_ranks(backend: str, devices: int) -> int | None:
     if backend != "torch":
         raise UsageError(f"--devices {devices} is available for torch (torchrun) and keras "
                          f"(MirroredStrategy) models, not {backend} ones")
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone",
-               f"--nproc_per_node={devices}", "-m", "ganzoo", *sys.argv[1:]]
+    command = torchrun_command(devices, sys.argv[1:])
     console.print(f"Launching {devices} ranks: {' '.join(command[1:])}", highlight=False)
-    return subprocess.call(command)
+    return run_ranks(command)
 
 
 @guarded

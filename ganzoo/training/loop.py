@@ -230,7 +230,9 @@ class _Run:
         total = config.epochs * spe
         batch = config.batch_size
         hint = "Stopping after the current steps and saving a checkpoint (Ctrl-C again to abort)."
-        with graceful_sigint(hint) as stop, training_progress(self.console, show_progress) as bar:
+        # Under torchrun every rank gets the Ctrl-C; rank 0 alone says so.
+        with graceful_sigint(hint if self.main else "") as stop, \
+                training_progress(self.console, show_progress) as bar:
             task = bar.add_task(f"epoch {pos.epoch + 1}/{config.epochs}", total=total,
                                 completed=pos.epoch * spe + pos.step, stats="")
             while pos.epoch < config.epochs:

@@ -1,0 +1,55 @@
+"""Launching ``ganzoo train`` as N torchrun ranks, with Ctrl-C reaching each rank once.
+
+In a terminal, Ctrl-C signals the whole foreground process group: the ranks *and* torchrun's
+agent, which then forwards a second SIGINT to every rank (a rank would take it for the
+"Ctrl-C again to abort" press) and ends with a traceback of its own. So the agent runs in a
+session of its own, out of the terminal's reach, and this process forwards each Ctrl-C to the
+ranks alone: one press, one signal per rank; a second press aborts, as in a single process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+
+def child_pids(pid: int, proc: Path = Path("/proc")) -> list[int]:
+    """The processes whose parent is ``pid`` (Linux ``/proc``; empty where there is none)."""
+    children = []
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process ended while we looked
+            continue
+        # The command name (in parentheses) may hold spaces; the parent pid follows it.
+        fields = text[text.rfind(")") + 2:].split()
+        if len(fields) > 1 and fields[1] == str(pid):
+            children.append(int(stat.parent.name))
+    return sorted(children)
+
+
+def torchrun_command(devices: int, argv: list[str]) -> list[str]:
+    """torchrun (as ``python -m torch.distributed.run``) re-running ``ganzoo argv``."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+            f"--nproc_per_node={devices}", "-m", "ganzoo", *argv]
+
+
+def run_ranks(command: list[str]) -> int:
+    """Run ``command`` (a torchrun launch) to the end; returns its exit code."""
+    agent = subprocess.Popen(command, start_new_session=True)
+
+    def forward_interrupt(signum: int, frame: object) -> None:
+        ranks = child_pids(agent.pid)
+        for pid in ranks or [agent.pid]:  # no /proc: the agent forwards it itself
+            with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+                os.kill(pid, signal.SIGINT)
+
+    previous = signal.signal(signal.SIGINT, forward_interrupt)
+    try:
+        return agent.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
