@@ -94,7 +94,7 @@ def test_devices_launches_torchrun_only_for_torch_models(monkeypatch):
     from ganzoo.errors import UsageError
 
     launched = []
-    monkeypatch.setattr(train_cmd, "run_ranks", lambda cmd: launched.append(cmd) or 0)
+    monkeypatch.setattr(train_cmd, "run_ranks", lambda cmd, n: launched.append(cmd) or 0)
     # keras: nothing launched; the one process trains under a MirroredStrategy
     # (tests/test_keras_distributed.py runs it).
     assert train_cmd._launch_ranks("keras", 2) is None

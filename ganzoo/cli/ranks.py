@@ -38,9 +38,13 @@ def torchrun_command(devices: int, argv: list[str]) -> list[str]:
             f"--nproc_per_node={devices}", "-m", "ganzoo", *argv]
 
 
-def run_ranks(command: list[str]) -> int:
-    """Run ``command`` (a torchrun launch) to the end; returns its exit code."""
-    agent = subprocess.Popen(command, start_new_session=True)
+def run_ranks(command: list[str], devices: int) -> int:
+    """Run ``command`` (a torchrun launch of ``devices`` ranks) to the end; its exit code."""
+    env = dict(os.environ)
+    # Each rank's share of the cores (torchrun would set 1 and print a banner about it); the
+    # torch trainer makes the same choice, this covers what runs before it.
+    env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // devices)))
+    agent = subprocess.Popen(command, start_new_session=True, env=env)
 
     def forward_interrupt(signum: int, frame: object) -> None:
         ranks = child_pids(agent.pid)

@@ -91,7 +91,7 @@ def _launch_ranks(backend: str, devices: int) -> int | None:
                          f"(MirroredStrategy) models, not {backend} ones")
     command = torchrun_command(devices, sys.argv[1:])
     console.print(f"Launching {devices} ranks: {' '.join(command[1:])}", highlight=False)
-    return run_ranks(command)
+    return run_ranks(command, devices)
 
 
 @guarded
