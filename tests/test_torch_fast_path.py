@@ -133,3 +133,22 @@ def test_speed_up_switches_every_dropout_on_cpu():
     assert len(drops) == 2 and all(m.fast_mask for m in drops)
     assert not any(m.fast_mask for m in build_network(spec.discriminator).modules()
                    if isinstance(m, Dropout))
+
+
+def test_threads_follow_omp_num_threads_where_the_user_set_it(monkeypatch):
+    import os
+
+    from ganzoo_torch.device_data import use_cores
+
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        use_cores()
+        assert torch.get_num_threads() == 1
+        use_cores(2)  # an explicit count wins
+        assert torch.get_num_threads() == 2
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        use_cores()
+        assert torch.get_num_threads() == len(os.sched_getaffinity(0))
+    finally:
+        torch.set_num_threads(before)

@@ -29,7 +29,11 @@ def resolve_device(name: str) -> torch.device:
 
 
 def use_cores(count: int | None = None) -> None:
-    """Let torch use ``count`` threads, by default every core this process may run on."""
+    """Let torch use ``count`` threads; by default ``OMP_NUM_THREADS`` where the user set it
+    (on a machine shared with other jobs one thread can be several times faster than two:
+    benchmarks/README.md), else every core this process may run on."""
+    if count is None and os.environ.get("OMP_NUM_THREADS", "").strip().isdigit():
+        count = int(os.environ["OMP_NUM_THREADS"])
     if count is None:
         try:
             count = len(os.sched_getaffinity(0))
