@@ -17,10 +17,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.numpy import save_file
-from test_export_support import metadata, numpy_catalog, random_weights, write_file
+from test_export_support import (
+    cli_store,
+    metadata,
+    numpy_catalog,
+    random_weights,
+    write_file,
+)
 
-import ganzoo.cli.export_cmd
-import ganzoo.cli.train_cmd
 from ganzoo.errors import UsageError, WeightsFileError
 from ganzoo.exchange import check_file, import_file, loaders_for
 from ganzoo.store import RunStore
@@ -32,11 +36,7 @@ CATALOG = numpy_catalog()
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunStore:
     """A fresh registry, also the one the CLI opens, and the numpy catalog for the CLI."""
-    home = tmp_path / "home"
-    monkeypatch.setenv("GANZOO_HOME", str(home))
-    monkeypatch.setattr(ganzoo.cli.export_cmd, "load_catalog", lambda: CATALOG)
-    monkeypatch.setattr(ganzoo.cli.train_cmd, "load_catalog", lambda: CATALOG)
-    return RunStore(home)
+    return cli_store(tmp_path / "home", monkeypatch, CATALOG)
 
 
 def _raw(path: Path, arrays: dict, meta: object, fmt: str = FORMAT) -> Path:

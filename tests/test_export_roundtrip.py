@@ -20,6 +20,7 @@ from PIL import Image
 from safetensors import safe_open
 from test_export_support import (
     NumpyGenerator,
+    cli_store,
     metadata,
     numpy_catalog,
     random_weights,
@@ -27,8 +28,6 @@ from test_export_support import (
     write_file,
 )
 
-import ganzoo.cli.export_cmd
-import ganzoo.cli.train_cmd
 from ganzoo.catalog import Catalog
 from ganzoo.exchange import check_file, export_version, import_file, loaders_for
 from ganzoo.noise import draw_noise
@@ -49,11 +48,8 @@ IMPORT_KEYS = {"trained_backend", "imported_from"}
 
 @pytest.fixture
 def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> RunStore:
-    home = tmp_path / "home"
-    monkeypatch.setenv("GANZOO_HOME", str(home))
-    monkeypatch.setattr(ganzoo.cli.export_cmd, "load_catalog", lambda: CATALOG)
-    monkeypatch.setattr(ganzoo.cli.train_cmd, "load_catalog", lambda: CATALOG)
-    return RunStore(home)
+    """A fresh registry, also the one the CLI opens, and the numpy catalog for the CLI."""
+    return cli_store(tmp_path / "home", monkeypatch, CATALOG)
 
 
 def _words(text: str) -> str:

@@ -13,7 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
+import ganzoo.cli.export_cmd
+import ganzoo.cli.train_cmd
 from ganzoo.architecture import NetSpec
 from ganzoo.catalog import Catalog
 from ganzoo.hookspecs import hookimpl
@@ -105,6 +108,14 @@ class NumpyPlugin:
 def numpy_catalog() -> Catalog:
     """The built-in cards and the numpy plugin only: no framework is ever imported."""
     return Catalog.load(entry_points=False, extra=[("numpy", NumpyPlugin())])
+
+
+def cli_store(home: Path, monkeypatch: pytest.MonkeyPatch, catalog: Catalog) -> RunStore:
+    """A fresh registry at ``home``, also the one the CLI opens, with ``catalog`` as its catalog."""
+    monkeypatch.setenv("GANZOO_HOME", str(home))
+    monkeypatch.setattr(ganzoo.cli.export_cmd, "load_catalog", lambda: catalog)
+    monkeypatch.setattr(ganzoo.cli.train_cmd, "load_catalog", lambda: catalog)
+    return RunStore(home)
 
 
 def random_weights(recipe: Any, seed: int = 0,

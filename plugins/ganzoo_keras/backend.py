@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ganzoo.architecture import NetSpec
 from ganzoo.cards import ModelCard, Recipe
 from ganzoo.protocols import LayerRow, TrainConfig
 from ganzoo_keras.builder import build_network, layer_rows
 from ganzoo_keras.canonical import from_canonical
 from ganzoo_keras.inference import KerasDiscriminator, KerasGenerator
-from ganzoo_keras.runtime import resolve_device, tf
+from ganzoo_keras.runtime import keras, resolve_device, tf
 from ganzoo_keras.trainer import KerasTrainer
 
 if TYPE_CHECKING:
@@ -37,21 +38,25 @@ class KerasBackend:
 
     def load_generator(self, recipe: Recipe, weights: Mapping[str, np.ndarray],
                        device: str = "auto") -> KerasGenerator:
-        placed = resolve_device(device)
-        with tf.device(placed):
-            model = build_network(recipe.generator, "generator")
-        from_canonical(model, "generator", weights)
+        model, placed = _loaded(recipe.generator, "generator", weights, device)
         return KerasGenerator(model, recipe.latent_dim, placed)
 
     def load_discriminator(self, recipe: Recipe, weights: Mapping[str, np.ndarray],
                            device: str = "auto") -> KerasDiscriminator:
-        placed = resolve_device(device)
-        with tf.device(placed):
-            model = build_network(recipe.discriminator, "discriminator")
-        from_canonical(model, "discriminator", weights)
+        model, placed = _loaded(recipe.discriminator, "discriminator", weights, device)
         return KerasDiscriminator(model, placed)
 
 
 def create_backend(spec: ModelSpec | None = None) -> KerasBackend:
     """The factory named in the plugin's registration (``ganzoo_keras.backend:create_backend``)."""
     return KerasBackend(spec)
+
+
+def _loaded(spec: NetSpec, part: str, weights: Mapping[str, np.ndarray],
+            device: str) -> tuple[keras.Sequential, str]:
+    """The ``part`` network built from ``spec`` on ``device``, its canonical weights loaded."""
+    placed = resolve_device(device)
+    with tf.device(placed):
+        model = build_network(spec, part)
+    from_canonical(model, part, weights)
+    return model, placed

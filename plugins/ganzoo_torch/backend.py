@@ -125,21 +125,26 @@ class TorchBackend:
         self, recipe: Recipe, weights: Mapping[str, np.ndarray], device: str = "cpu"
     ) -> TorchGenerator:
         """A generator with canonical ``generator.*`` weights (WeightsFileError on a misfit)."""
-        where = resolve_device(device)
-        net = _build_quietly(recipe.generator)
-        load_canonical_weights(net, recipe.generator, "generator", weights)
-        return TorchGenerator(net.to(where), recipe.latent_dim, where)
+        net, where = _loaded(recipe.generator, "generator", weights, device)
+        return TorchGenerator(net, recipe.latent_dim, where)
 
     def load_discriminator(
         self, recipe: Recipe, weights: Mapping[str, np.ndarray], device: str = "cpu"
     ) -> TorchDiscriminator:
         """A discriminator with canonical ``discriminator.*`` weights."""
-        where = resolve_device(device)
-        net = _build_quietly(recipe.discriminator)
-        load_canonical_weights(net, recipe.discriminator, "discriminator", weights)
-        return TorchDiscriminator(net.to(where), where)
+        net, where = _loaded(recipe.discriminator, "discriminator", weights, device)
+        return TorchDiscriminator(net, where)
 
 
 def create_backend(spec: ModelSpec | None = None) -> TorchBackend:
     """The factory named in the plugin's registration (``ganzoo_torch.backend:create_backend``)."""
     return TorchBackend(spec)
+
+
+def _loaded(spec: NetSpec, part: str, weights: Mapping[str, np.ndarray],
+            device: str) -> tuple[torch.nn.Module, torch.device]:
+    """The ``part`` network built from ``spec``, its canonical weights loaded, on ``device``."""
+    where = resolve_device(device)
+    net = _build_quietly(spec)
+    load_canonical_weights(net, spec, part, weights)
+    return net.to(where), where
