@@ -18,6 +18,7 @@ class MetricSettings:
     kid_subset_size: int = kid.SUBSET_SIZE
     kid_subsets: int = kid.SUBSETS
     pr_k: int = manifold.K
+    dc_k: int = manifold.DC_K
     is_splits: int = classes.IS_SPLITS
     coverage_min_share: float = classes.MIN_SHARE
 
@@ -37,18 +38,27 @@ class FeatureSet:
 
 
 # Directions, for marking the best value: True when higher is better.
+# ``coverage`` is class coverage; ``knn_coverage`` is Naeem et al.'s k-NN coverage.
 HIGHER_IS_BETTER = {"fid": False, "kid": False, "precision": True, "recall": True,
-                    "is": True, "coverage": True, "class_entropy": True, "class_tv": False}
+                    "density": True, "knn_coverage": True, "is": True, "coverage": True,
+                    "class_entropy": True, "class_tv": False}
 
 
 def measure(fake: FeatureSet, real: FeatureSet, reference_shares: np.ndarray,
             settings: MetricSettings, seed: int = 0,
             real_stats: GaussianStats | None = None) -> dict[str, Any]:
-    """FID, KID, precision, recall, the IS-like score and class coverage of ``fake``."""
+    """FID, KID, precision, recall, density, k-NN coverage, IS-like score, class coverage.
+
+    Keys: ``fid``, ``kid`` (+ ``kid_std``), ``precision``, ``recall``, ``density``,
+    ``knn_coverage`` (Naeem et al.), ``is`` (+ ``is_std``), and from class coverage
+    ``coverage``, ``class_entropy``, ``class_tv``, ``class_histogram``, ``classes_missing``.
+    """
     stats = real_stats or gaussian_stats(real.features)
     kid_mean, kid_std = kid.kid(real.features, fake.features, settings.kid_subset_size,
                                 settings.kid_subsets, seed)
     precision, recall = manifold.precision_recall(real.features, fake.features, settings.pr_k)
+    density, knn_coverage = manifold.density_coverage(real.features, fake.features,
+                                                      settings.dc_k)
     score, score_std = classes.inception_like_score(fake.probs, settings.is_splits)
     return {
         "fid": frechet_distance(stats, gaussian_stats(fake.features)),
@@ -56,6 +66,8 @@ def measure(fake: FeatureSet, real: FeatureSet, reference_shares: np.ndarray,
         "kid_std": kid_std,
         "precision": precision,
         "recall": recall,
+        "density": density,
+        "knn_coverage": knn_coverage,
         "is": score,
         "is_std": score_std,
         **classes.class_coverage(fake.probs, reference_shares, settings.coverage_min_share),
