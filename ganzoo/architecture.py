@@ -9,7 +9,13 @@ Conventions (documented in docs/weights.md):
   H, W, C), whatever layout a backend computes in;
 - ``same`` padding means TensorFlow's rule (extra padding after, not before);
 - ``batch_norm.momentum`` has the Keras meaning (weight of the old statistic); torch's momentum
-  is ``1 - momentum``.
+  is ``1 - momentum``;
+- ``spectral_norm = true`` on ``dense``/``conv``/``conv_transpose`` divides the kernel by its
+  largest singular value, estimated by one power iteration per call from a stored vector ``u``
+  (one entry per output unit, canonical name ``<prefix>.<i>.sn_u``, a non-trainable weight);
+  a training-mode call stores the new ``u``, an inference call does not (Miyato et al. 2018);
+- ``layer_norm`` normalises each position over its last (channel) axis, with one scale and
+  one offset per channel, as Keras' ``LayerNormalization(axis=-1)`` does.
 """
 
 from __future__ import annotations
@@ -22,16 +28,25 @@ from ganzoo.errors import CardError
 
 # kind -> {option: default}; an option without a default (None) is required.
 LAYER_KINDS: dict[str, dict[str, Any]] = {
-    "dense": {"units": None, "bias": True},
-    "conv": {"filters": None, "kernel": None, "stride": 1, "padding": "same", "bias": True},
+    "dense": {"units": None, "bias": True, "spectral_norm": False},
+    "conv": {
+        "filters": None,
+        "kernel": None,
+        "stride": 1,
+        "padding": "same",
+        "bias": True,
+        "spectral_norm": False,
+    },
     "conv_transpose": {
         "filters": None,
         "kernel": None,
         "stride": 1,
         "padding": "same",
         "bias": True,
+        "spectral_norm": False,
     },
     "batch_norm": {"momentum": 0.99, "epsilon": 1e-3},
+    "layer_norm": {"epsilon": 1e-3},
     "leaky_relu": {"slope": 0.3},
     "relu": {},
     "tanh": {},
@@ -41,7 +56,12 @@ LAYER_KINDS: dict[str, dict[str, Any]] = {
     "flatten": {},
 }
 
-PARAMETRIC_KINDS = ("dense", "conv", "conv_transpose", "batch_norm")
+PARAMETRIC_KINDS = ("dense", "conv", "conv_transpose", "batch_norm", "layer_norm")
+# Layers with a kernel that ``spectral_norm = true`` can normalise.
+KERNEL_KINDS = ("dense", "conv", "conv_transpose")
+# Axis of the output units in each kind's canonical weight (dense and conv: (out, in, ...);
+# conv_transpose: (in, out, kh, kw)): the axis ``sn_u`` runs along.
+OUTPUT_AXIS = {"dense": 0, "conv": 0, "conv_transpose": 1}
 
 
 @dataclass(frozen=True)
@@ -69,6 +89,11 @@ class LayerSpec:
         for key, value in raw.items():
             if key == "type":
                 continue
+            if key == "spectral_norm" and key not in allowed:
+                raise CardError(
+                    f"{where}: layer type '{kind}' has no kernel to normalise; "
+                    f"spectral_norm applies to {', '.join(KERNEL_KINDS)}"
+                )
             if key not in allowed:
                 raise CardError(
                     f"{where}: unknown key '{key}' for layer type '{kind}' "
@@ -100,7 +125,7 @@ def _check_option(key: str, value: Any, where: str) -> None:
         if isinstance(value, bool) or not isinstance(value, (int, float)) \
                 or not low <= value < high:
             raise CardError(f"{where}: expected a number in [{low:g}, {high:g}), got {value!r}")
-    elif key == "bias":
+    elif key in ("bias", "spectral_norm"):
         if not isinstance(value, bool):
             raise CardError(f"{where}: expected true or false, got {value!r}")
     elif key == "padding":
@@ -173,6 +198,12 @@ class NetSpec:
             elif layer.kind == "batch_norm":
                 for t in ("weight", "bias", "running_mean", "running_var"):
                     out[f"{name}.{t}"] = (shape[-1],)
+            elif layer.kind == "layer_norm":
+                for t in ("weight", "bias"):
+                    out[f"{name}.{t}"] = (shape[-1],)
+            if layer.kind in KERNEL_KINDS and layer["spectral_norm"]:
+                units = layer["units"] if layer.kind == "dense" else layer["filters"]
+                out[f"{name}.sn_u"] = (units,)
             shape, _, _ = _propagate(layer, shape)
         return out
 
@@ -187,7 +218,8 @@ def _propagate(layer: LayerSpec, shape: tuple[int, ...]) -> tuple[tuple[int, ...
     kind = layer.kind
     if kind == "dense":
         units = layer["units"]
-        return (*shape[:-1], units), shape[-1] * units + (units if layer["bias"] else 0), 0
+        frozen = units if layer["spectral_norm"] else 0  # the power iteration's u
+        return (*shape[:-1], units), shape[-1] * units + (units if layer["bias"] else 0), frozen
     if kind in ("conv", "conv_transpose"):
         if len(shape) != 3:
             raise CardError(f"layer {kind} needs an (H, W, C) input, got {shape}")
@@ -199,9 +231,12 @@ def _propagate(layer: LayerSpec, shape: tuple[int, ...]) -> tuple[tuple[int, ...
             oh, ow = h * s, w * s
         else:
             oh, ow = (h - 1) * s + k, (w - 1) * s + k
-        return (oh, ow, f), k * k * c * f + (f if layer["bias"] else 0), 0
+        frozen = f if layer["spectral_norm"] else 0
+        return (oh, ow, f), k * k * c * f + (f if layer["bias"] else 0), frozen
     if kind == "batch_norm":
         return shape, 2 * shape[-1], 2 * shape[-1]
+    if kind == "layer_norm":
+        return shape, 2 * shape[-1], 0
     if kind == "reshape":
         target = tuple(layer["shape"])
         if _prod(target) != _prod(shape):

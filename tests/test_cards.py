@@ -165,10 +165,13 @@ def test_layer_defaults():
     assert options(type="batch_norm") == {"momentum": 0.99, "epsilon": 1e-3}  # Keras'
     assert options(type="leaky_relu") == {"slope": 0.3}  # Keras' default negative slope
     assert options(type="conv", filters=8, kernel=3) == {
-        "filters": 8, "kernel": 3, "stride": 1, "padding": "same", "bias": True}
-    assert options(type="dense", units=4) == {"units": 4, "bias": True}
-    assert set(LAYER_KINDS) == {"dense", "conv", "conv_transpose", "batch_norm", "leaky_relu",
-                                "relu", "tanh", "sigmoid", "dropout", "reshape", "flatten"}
+        "filters": 8, "kernel": 3, "stride": 1, "padding": "same", "bias": True,
+        "spectral_norm": False}
+    assert options(type="dense", units=4) == {"units": 4, "bias": True, "spectral_norm": False}
+    assert options(type="layer_norm") == {"epsilon": 1e-3}  # Keras' LayerNormalization
+    assert set(LAYER_KINDS) == {"dense", "conv", "conv_transpose", "batch_norm", "layer_norm",
+                                "leaky_relu", "relu", "tanh", "sigmoid", "dropout", "reshape",
+                                "flatten"}
 
 
 @pytest.mark.parametrize(("layer", "shape"), [

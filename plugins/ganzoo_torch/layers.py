@@ -32,16 +32,93 @@ def _to_channels_last(x: torch.Tensor) -> torch.Tensor:
     return x.permute(0, 2, 3, 1) if x.dim() == 4 else x
 
 
-class Dense(nn.Linear):
+SN_EPSILON = 1e-12  # floor of a norm in the power iteration (torch's F.normalize default)
+
+
+def _unit_vector(x: torch.Tensor) -> torch.Tensor:
+    return F.normalize(x, dim=0, eps=SN_EPSILON)
+
+
+def spectral_normalised(weight: torch.Tensor, u: torch.Tensor, out_axis: int,
+                        update: bool) -> torch.Tensor:
+    """``weight / sigma``, sigma its largest singular value by one power iteration from ``u``.
+
+    ``weight`` is viewed as a matrix ``W`` of shape (units along ``out_axis``, everything
+    else); ``v = W^T u / |W^T u|``, ``u' = W v / |W v|``, ``sigma = u' . W v``. ``u`` and ``v``
+    carry no gradient, ``sigma`` does (Miyato et al. 2018). ``update`` stores ``u'`` in ``u``
+    (a training forward); an inference forward leaves it alone. Computed in float32, outside
+    autocast, whatever precision the layer then runs in.
+    """
+    with torch.autocast(device_type=weight.device.type, enabled=False):
+        matrix = weight.float().movedim(out_axis, 0).flatten(1)
+        with torch.no_grad():
+            v = _unit_vector(matrix.t() @ u.float())
+            new_u = _unit_vector(matrix @ v)
+            if update:
+                u.copy_(new_u)
+        sigma = torch.dot(new_u, matrix @ v)
+        return (weight.float() / sigma).to(weight.dtype)
+
+
+class _SpectralKernel:
+    """The kernel a layer computes with: its ``weight``, spectrally normalised if asked.
+
+    :meth:`use_spectral_norm` adds the buffer ``sn_u`` (one entry per output unit), so the
+    state-dict key is ``"{index}.sn_u"``, the canonical name without its prefix.
+    """
+
+    weight: torch.Tensor
+    training: bool
+    sn_u: torch.Tensor
+    sn_axis: int | None = None
+
+    def use_spectral_norm(self, out_axis: int) -> None:
+        self.sn_axis = out_axis
+        units = self.weight.shape[out_axis]
+        self.register_buffer("sn_u", _unit_vector(torch.randn(units)))  # type: ignore[attr-defined]
+
+    def kernel(self) -> torch.Tensor:
+        if self.sn_axis is None:
+            return self.weight
+        return spectral_normalised(self.weight, self.sn_u, self.sn_axis, self.training)
+
+
+class Dense(_SpectralKernel, nn.Linear):
     """A dense layer on the spec's last (channel) axis, whatever layout torch computes in."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() == 4:  # a dense layer on an image acts on channels: go NHWC and back
+            return F.linear(x.permute(0, 2, 3, 1), self.kernel(), self.bias).permute(0, 3, 1, 2)
+        return F.linear(x, self.kernel(), self.bias)
+
+
+class Conv2d(_SpectralKernel, nn.Conv2d):
+    """``nn.Conv2d`` (``valid`` padding) that can normalise its kernel spectrally."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self._conv_forward(x, self.kernel(), self.bias)
+
+
+class ConvTranspose2d(_SpectralKernel, nn.ConvTranspose2d):
+    """``nn.ConvTranspose2d`` (``valid`` padding) that can normalise its kernel spectrally."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return F.conv_transpose2d(x, self.kernel(), self.bias, self.stride, self.padding)
+
+
+class LayerNorm(nn.LayerNorm):
+    """Layer normalisation over the spec's last (channel) axis, as Keras' default does.
+
+    An NCHW image is normalised at each pixel over its channels (Keras: ``axis=-1`` on NHWC).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 4:
             return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
         return super().forward(x)
 
 
-class SameConv2d(nn.Conv2d):
+class SameConv2d(_SpectralKernel, nn.Conv2d):
     """Conv2d with TensorFlow ``same`` padding for a fixed input size (extra padding after)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int,
@@ -57,10 +134,10 @@ class SameConv2d(nn.Conv2d):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.explicit_pad is not None:
             x = F.pad(x, self.explicit_pad)
-        return self._conv_forward(x, self.weight, self.bias)
+        return self._conv_forward(x, self.kernel(), self.bias)
 
 
-class SameConvTranspose2d(nn.ConvTranspose2d):
+class SameConvTranspose2d(_SpectralKernel, nn.ConvTranspose2d):
     """ConvTranspose2d whose output is ``input * stride``, cropped as TensorFlow crops it."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel: int, stride: int,
@@ -82,17 +159,18 @@ class SameConvTranspose2d(nn.ConvTranspose2d):
         return self.stride == (1, 1) and all(
             p <= k - 1 for p, k in zip(self.padding, self.kernel_size, strict=True))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        weight = self.kernel()
         if self.compute_as_conv:
             # A stride-1 transposed convolution is the convolution with the kernel flipped
             # spatially and its channel axes swapped, padded by k - 1 - p: same result, same
             # parameter. On CPU (oneDNN), in NCHW, it measured 1.15x faster forward and
             # backward than the transpose for seed 000's 512->128 layer (benchmarks/README.md).
-            kernel = self.weight.flip(2, 3).transpose(0, 1).contiguous()
+            kernel = weight.flip(2, 3).transpose(0, 1).contiguous()
             pad = tuple(k - 1 - p for k, p in zip(self.kernel_size, self.padding, strict=True))
             y = F.conv2d(x.contiguous(), kernel, self.bias, 1, pad)
         else:
-            y = F.conv_transpose2d(x, self.weight, self.bias, self.stride, self.padding)
+            y = F.conv_transpose2d(x, weight, self.bias, self.stride, self.padding)
         if self.needs_slice:
             y = y[:, :, : self.out_hw[0], : self.out_hw[1]]
         return y

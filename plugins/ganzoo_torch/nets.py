@@ -1,8 +1,9 @@
 """The one network builder: a NetSpec becomes an ``nn.Sequential``, layer i as module i.
 
 Because module indices equal spec indices, ``state_dict()`` keys are the canonical names
-without their prefix (``generator.3.weight`` is module 3's ``weight``). Only
-``num_batches_tracked`` is torch-only; it is dropped on export and ignored on import.
+without their prefix (``generator.3.weight`` is module 3's ``weight``, ``generator.3.sn_u``
+its spectral-norm vector). Only ``num_batches_tracked`` is torch-only; it is dropped on export
+and ignored on import.
 """
 
 from __future__ import annotations
@@ -13,16 +14,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganzoo.architecture import LayerSpec, NetSpec
+from ganzoo.architecture import KERNEL_KINDS, OUTPUT_AXIS, LayerSpec, NetSpec
 from ganzoo.errors import WeightsFileError
 
 from .layers import (
     BatchNorm1d,
     BatchNorm2d,
+    Conv2d,
+    ConvTranspose2d,
     Dense,
     Dropout,
     FeaturesLastBatchNorm1d,
     Flatten,
+    LayerNorm,
     Reshape,
     SameConv2d,
     SameConvTranspose2d,
@@ -44,6 +48,13 @@ def build_network(spec: NetSpec) -> nn.Sequential:
 
 
 def _build_layer(layer: LayerSpec, shape: tuple[int, ...]) -> nn.Module:
+    module = _build_module(layer, shape)
+    if layer.kind in KERNEL_KINDS and layer["spectral_norm"]:
+        module.use_spectral_norm(OUTPUT_AXIS[layer.kind])
+    return module
+
+
+def _build_module(layer: LayerSpec, shape: tuple[int, ...]) -> nn.Module:
     kind = layer.kind
     if kind == "dense":
         return Dense(shape[-1], layer["units"], bias=layer["bias"])
@@ -51,10 +62,13 @@ def _build_layer(layer: LayerSpec, shape: tuple[int, ...]) -> nn.Module:
         h, w, c = shape
         k, s, f, bias = layer["kernel"], layer["stride"], layer["filters"], layer["bias"]
         if layer["padding"] == "valid":
-            cls = nn.Conv2d if kind == "conv" else nn.ConvTranspose2d
+            cls = Conv2d if kind == "conv" else ConvTranspose2d
             return cls(c, f, k, s, padding=0, bias=bias)
         cls = SameConv2d if kind == "conv" else SameConvTranspose2d
         return cls(c, f, k, s, bias, (h, w))
+    if kind == "layer_norm":
+        # Keras' LayerNormalization(axis=-1): gamma ones, beta zeros, the card's epsilon.
+        return LayerNorm(shape[-1], eps=layer["epsilon"])
     if kind == "batch_norm":
         # The spec normalises its last axis: torch's channel axis for images (rank 3, NCHW)
         # and flat features (rank 1); a rank-2 shape keeps features last.
