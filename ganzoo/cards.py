@@ -16,6 +16,7 @@ from typing import Any
 
 from ganzoo.architecture import NetSpec, parse_net
 from ganzoo.errors import CardError
+from ganzoo.losses import Objectives, PenaltyChoice, check_recipe_objectives
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -23,9 +24,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 NOISE_KINDS = ("normal", "uniform")
-STEP_KINDS = ("simultaneous", "alternating", "combined")
+STEP_KINDS = ("simultaneous", "alternating", "combined")  # = ganzoo.losses.STEP_KINDS
 D_BATCH_KINDS = ("separate", "concat")
-LOSS_KINDS = ("bce_logits",)
+# Losses and penalties are not a closed list: see ganzoo.losses (plugins register more).
 OPTIMIZER_KINDS = {
     # Keras defaults, because every seed but 004 is Keras code.
     "adam": {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-7},
@@ -49,7 +50,8 @@ _RECIPE_REQUIRED = {
     "discriminator",
     "expected_params",
 }
-_RECIPE_OPTIONAL = {"extends", "d_batches", "image_shape", "notes", "seed_epochs"}
+_RECIPE_OPTIONAL = {"extends", "d_batches", "image_shape", "notes", "seed_epochs", "penalty",
+                    "d_steps_per_g"}
 _EXPECTED_KEYS = {
     "generator_trainable",
     "generator_non_trainable",
@@ -91,6 +93,13 @@ class Recipe:
     expected_params: dict[str, int]
     notes: str = ""
     seed_epochs: str = ""
+    # The discriminator penalty (None: none) and the schedule: discriminator updates per
+    # generator update, each on a fresh real batch (one trainer step = one G update).
+    penalty: PenaltyChoice | None = None
+    d_steps_per_g: int = 1
+    # The registry ``loss`` and ``penalty`` were validated against; trainers look up
+    # plugin-registered implementations in it (ganzoo.losses).
+    objectives: Objectives = field(default_factory=Objectives.builtin, compare=False, repr=False)
 
     def parameter_counts(self) -> dict[str, int]:
         """Parameter counts computed from the architecture (same keys as expected_params)."""
@@ -190,7 +199,22 @@ def _resolve_extends(
     return merged
 
 
-def _parse_recipe(name: str, raw: dict[str, Any], where: str) -> Recipe:
+def _parse_penalty(raw: Any, objectives: Objectives, where: str) -> PenaltyChoice:
+    if not isinstance(raw, Mapping):
+        raise CardError(f"{where}: expected a table like {{ name = \"gradient_penalty\", "
+                        f"weight = 10 }}")
+    _check_keys(raw, {"name", "weight"}, where)
+    name = _require(raw, "name", where)
+    objectives.penalty(name, f"{where}.name")
+    weight = _require(raw, "weight", where)
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+        raise CardError(f"{where}.weight: expected a non-negative number, got {weight!r}")
+    return PenaltyChoice(str(name), float(weight))
+
+
+def _parse_recipe(name: str, raw: dict[str, Any], where: str,
+                  objectives: Objectives | None = None) -> Recipe:
+    objectives = objectives or Objectives.builtin()
     _check_keys(raw, _RECIPE_REQUIRED | _RECIPE_OPTIONAL, where)
     for key in sorted(_RECIPE_REQUIRED):
         _require(raw, key, where)
@@ -230,6 +254,13 @@ def _parse_recipe(name: str, raw: dict[str, Any], where: str) -> Recipe:
     for key in sorted(_EXPECTED_KEYS):
         _require(expected, key, f"{where}.expected_params")
     step = _choice(raw["step"], STEP_KINDS, f"{where}.step")
+    d_batches = _choice(raw.get("d_batches", "separate"), D_BATCH_KINDS, f"{where}.d_batches")
+    loss = objectives.loss(raw["loss"], f"{where}.loss")
+    penalty = (_parse_penalty(raw["penalty"], objectives, f"{where}.penalty")
+               if "penalty" in raw else None)
+    d_steps_per_g = _int(raw.get("d_steps_per_g", 1), f"{where}.d_steps_per_g")
+    check_recipe_objectives(loss, objectives.penalties[penalty.name] if penalty else None,
+                            step, d_batches, d_steps_per_g, where)
     recipe = Recipe(
         name=name,
         description=str(raw["description"]),
@@ -239,9 +270,9 @@ def _parse_recipe(name: str, raw: dict[str, Any], where: str) -> Recipe:
         noise=_choice(raw["noise"], NOISE_KINDS, f"{where}.noise"),
         batch_size=_int(raw["batch_size"], f"{where}.batch_size"),
         epochs=_int(raw["epochs"], f"{where}.epochs"),
-        loss=_choice(raw["loss"], LOSS_KINDS, f"{where}.loss"),
+        loss=loss.name,
         step=step,
-        d_batches=_choice(raw.get("d_batches", "separate"), D_BATCH_KINDS, f"{where}.d_batches"),
+        d_batches=d_batches,
         image_shape=image_shape,  # type: ignore[arg-type]
         optimizers=optimizers,
         generator=nets["generator"],
@@ -249,6 +280,9 @@ def _parse_recipe(name: str, raw: dict[str, Any], where: str) -> Recipe:
         expected_params={k: int(v) for k, v in expected.items()},
         notes=str(raw.get("notes", "")),
         seed_epochs=str(raw.get("seed_epochs", "")),
+        penalty=penalty,
+        d_steps_per_g=d_steps_per_g,
+        objectives=objectives,
     )
     computed = recipe.parameter_counts()
     for key, value in recipe.expected_params.items():
@@ -260,8 +294,12 @@ def _parse_recipe(name: str, raw: dict[str, Any], where: str) -> Recipe:
     return recipe
 
 
-def parse_card(text: str, source: str) -> ModelCard:
-    """Parse and validate a card's TOML text; ``source`` names the file in errors."""
+def parse_card(text: str, source: str, objectives: Objectives | None = None) -> ModelCard:
+    """Parse and validate a card's TOML text; ``source`` names the file in errors.
+
+    ``objectives`` holds the losses and penalties the card may name (default: the built-in
+    ones; a catalog passes its registry, plugins' losses included).
+    """
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -281,7 +319,7 @@ def parse_card(text: str, source: str) -> ModelCard:
             raise CardError(f"{source}: recipes.{name}: expected a table")
     recipes = {
         name: _parse_recipe(name, _resolve_extends(recipes_raw, name, f"{source}: recipes.{name}"),
-                            f"{source}: recipes.{name}")
+                            f"{source}: recipes.{name}", objectives)
         for name in recipes_raw
     }
     default = raw["default_recipe"]
@@ -299,15 +337,16 @@ def parse_card(text: str, source: str) -> ModelCard:
     )
 
 
-def load_card(path: Path) -> ModelCard:
+def load_card(path: Path, objectives: Objectives | None = None) -> ModelCard:
     """Load one card from a file."""
-    return parse_card(Path(path).read_text(encoding="utf-8"), str(path))
+    return parse_card(Path(path).read_text(encoding="utf-8"), str(path), objectives)
 
 
-def builtin_cards() -> list[ModelCard]:
+def builtin_cards(objectives: Objectives | None = None) -> list[ModelCard]:
     """The cards shipped in registry/ (installed as the ``ganzoo_registry`` package)."""
     cards = []
     for entry in sorted(resources.files("ganzoo_registry").iterdir(), key=lambda p: p.name):
         if entry.name.endswith(".toml"):
-            cards.append(parse_card(entry.read_text(encoding="utf-8"), f"registry/{entry.name}"))
+            cards.append(parse_card(entry.read_text(encoding="utf-8"), f"registry/{entry.name}",
+                                    objectives))
     return cards

@@ -25,6 +25,7 @@ from ganzoo.errors import (
     UnknownModelError,
     UsageError,
 )
+from ganzoo.losses import Objectives
 from ganzoo.plugins import PluginHost, PluginReport
 
 if TYPE_CHECKING:
@@ -83,6 +84,8 @@ class Catalog:
     datasets: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, tuple[Callable[..., Any], str]] = field(default_factory=dict)
     card_origin: dict[str, str] = field(default_factory=dict)
+    # Losses and penalties cards may name (built in + registered); cards are parsed with it.
+    objectives: Objectives = field(default_factory=Objectives.builtin)
 
     @classmethod
     def load(
@@ -105,7 +108,10 @@ class Catalog:
         for name, plugin in extra:
             host.add(plugin, name, source="added in process")
         catalog = cls(host)
-        for card in builtin_cards():
+        # Losses and penalties first: cards (built-in ones too) are validated against them.
+        host.call_each("register_losses", catalog._objective_registrar("loss"))
+        host.call_each("register_penalties", catalog._objective_registrar("penalty"))
+        for card in builtin_cards(catalog.objectives):
             catalog.cards[card.family] = card
             catalog.card_origin[card.family] = "ganzoo"
         host.call_each("register_cards", catalog._card_registrar)
@@ -119,6 +125,15 @@ class Catalog:
     def _report(self, plugin: str) -> PluginReport:
         return self.host.reports.setdefault(plugin, PluginReport(plugin))
 
+    def _objective_registrar(self, kind: str) -> Callable[[str], Callable[..., None]]:
+        def make(plugin: str) -> Callable[..., None]:
+            note = self._report(plugin).registered.append
+            if kind == "loss":
+                return self.objectives.loss_registrar(plugin, note)
+            return self.objectives.penalty_registrar(plugin, note)
+
+        return make
+
     def _card_registrar(self, plugin: str) -> Callable[..., None]:
         def register(path: str | Path | None = None, *, text: str | None = None,
                      source: str | None = None) -> None:
@@ -127,7 +142,8 @@ class Catalog:
                 text = path.read_text(encoding="utf-8") if hasattr(path, "read_text") else \
                     Path(path).read_text(encoding="utf-8")
                 source = source or str(path)
-            card = parse_card(text or "", source or f"card from plugin {plugin}")
+            card = parse_card(text or "", source or f"card from plugin {plugin}",
+                              self.objectives)
             if card.family in self.cards:
                 raise DuplicateModelError(
                     f"family '{card.family}' is already defined by "

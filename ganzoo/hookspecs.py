@@ -46,3 +46,24 @@ def register_datasets(register: Callable[..., Any]) -> None:
 @hookspec
 def register_metrics(register: Callable[..., Any]) -> None:
     """Register evaluation metrics: ``register(name, function, description)``."""
+
+
+@hookspec
+def register_losses(register: Callable[..., Any]) -> None:
+    """Register GAN losses (see :mod:`ganzoo.losses` and docs/plugins.md).
+
+    ``register(name, summary=..., discriminator=..., generator=..., output="probability" or
+    "score", steps=(...), concat=True, reference="")`` declares a loss, backend-neutrally;
+    ``register(name, backend="torch", implementation=obj_or_"module:attr")`` adds one backend's
+    implementation (an object with ``real(out)``, ``fake(out)`` and ``generator(out)``, each a
+    mean over the batch). Both can go in one call. A card names the loss with ``loss = name``.
+    """
+
+
+@hookspec
+def register_penalties(register: Callable[..., Any]) -> None:
+    """Register discriminator penalties: ``register(name, summary=..., formula=...,
+    uses_fake=True)`` declares one, ``register(name, backend=..., implementation=...)`` adds a
+    backend's implementation (a callable ``(discriminator, real, fake, weight, uniform)`` that
+    returns the weighted penalty). A card names it with ``penalty = { name, weight }``.
+    """
