@@ -6,11 +6,15 @@ canonical tensor names ``<network>.<i>.weight`` point at it (see :mod:`ganzoo_ke
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ganzoo.architecture import LayerSpec, NetSpec
 from ganzoo.protocols import LayerRow
 from ganzoo_keras.runtime import keras
+from ganzoo_keras.spectral import SpectralConv2D, SpectralConv2DTranspose, SpectralDense
+
+if TYPE_CHECKING:
+    from ganzoo.cards import Recipe
 
 _ACTIVATIONS = ("relu", "tanh", "sigmoid")
 
@@ -20,11 +24,17 @@ def _layer(spec: LayerSpec, name: str, dtype: Any, synchronized: bool = False
     kind, o = spec.kind, spec.options
     common = {"name": name, "dtype": dtype}
     if kind == "dense":
-        return keras.layers.Dense(o["units"], use_bias=o["bias"], **common)
+        cls = SpectralDense if o["spectral_norm"] else keras.layers.Dense
+        return cls(o["units"], use_bias=o["bias"], **common)
     if kind in ("conv", "conv_transpose"):
-        cls = keras.layers.Conv2D if kind == "conv" else keras.layers.Conv2DTranspose
+        if o["spectral_norm"]:
+            cls = SpectralConv2D if kind == "conv" else SpectralConv2DTranspose
+        else:
+            cls = keras.layers.Conv2D if kind == "conv" else keras.layers.Conv2DTranspose
         return cls(o["filters"], o["kernel"], strides=o["stride"], padding=o["padding"],
                    use_bias=o["bias"], **common)
+    if kind == "layer_norm":
+        return keras.layers.LayerNormalization(axis=-1, epsilon=o["epsilon"], **common)
     if kind == "batch_norm":
         # The card's momentum and epsilon already have the Keras meaning.
         if synchronized:
@@ -56,6 +66,19 @@ def build_network(net: NetSpec, name: str, dtype: str = "float32",
     layers = [_layer(spec, f"{name}.{i}", dtype, synchronized)
               for i, spec in enumerate(net.layers)]
     return keras.Sequential([keras.Input(shape=tuple(net.input_shape)), *layers], name=name)
+
+
+def build_networks(recipe: Recipe, dtype: str = "float32", synchronized: bool = False
+                   ) -> tuple[keras.Sequential, keras.Sequential]:
+    """The recipe's (generator, discriminator), built as ganzoo's own Keras trainer builds them.
+
+    Public (``ganzoo_keras.build_networks``): models named ``generator`` and
+    ``discriminator``, layer ``i`` named ``<network>.<i>``, so
+    :func:`ganzoo_keras.canonical_weights` gives the canonical names and layouts that the
+    torch backend reads. ``dtype`` and ``synchronized`` as in :func:`build_network`.
+    """
+    return (build_network(recipe.generator, "generator", dtype, synchronized),
+            build_network(recipe.discriminator, "discriminator", dtype, synchronized))
 
 
 def _count(variables: list[Any]) -> int:

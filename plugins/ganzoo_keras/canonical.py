@@ -11,7 +11,12 @@ Conv2DTranspose    kernel (kh, kw, out, in)    weight (in, out, kh, kw)
 any                bias                        bias
 BatchNormalization gamma / beta                weight / bias
 BatchNormalization moving_mean / _variance     running_mean / running_var
+LayerNormalization gamma / beta                weight / bias
+Spectral*          sn_u (units,)               sn_u (units,)
 =================  ==========================  ==========================
+
+``Spectral*`` are the spectrally normalised layers of :mod:`ganzoo_keras.spectral`; their
+kernels map as the plain layer's.
 """
 
 from __future__ import annotations
@@ -20,13 +25,17 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ganzoo.architecture import NetSpec
 from ganzoo.errors import WeightsFileError
 from ganzoo_keras.runtime import keras
 
 # Both convolution kernels reach the canonical layout with the same axis permutation.
-_TO_CANONICAL = {"Dense": (1, 0), "Conv2D": (3, 2, 0, 1), "Conv2DTranspose": (3, 2, 0, 1)}
+_TO_CANONICAL = {"Dense": (1, 0), "Conv2D": (3, 2, 0, 1), "Conv2DTranspose": (3, 2, 0, 1),
+                 "SpectralDense": (1, 0), "SpectralConv2D": (3, 2, 0, 1),
+                 "SpectralConv2DTranspose": (3, 2, 0, 1)}
 _BN_NAMES = {"gamma": "weight", "beta": "bias", "moving_mean": "running_mean",
              "moving_variance": "running_var"}
+_NORM_CLASSES = ("BatchNormalization", "LayerNormalization")
 
 
 def _pairs(model: keras.Model, prefix: str) -> list[tuple[str, object, tuple[int, ...] | None]]:
@@ -35,13 +44,13 @@ def _pairs(model: keras.Model, prefix: str) -> list[tuple[str, object, tuple[int
     for i, layer in enumerate(model.layers):
         cls = type(layer).__name__
         for var in layer.weights:
-            short = var.name  # kernel, bias, gamma, beta, moving_mean, moving_variance
-            if cls == "BatchNormalization":
+            short = var.name  # kernel, bias, sn_u, gamma, beta, moving_mean, moving_variance
+            if cls in _NORM_CLASSES:
                 out.append((f"{prefix}.{i}.{_BN_NAMES[short]}", var, None))
             elif short == "kernel":
                 out.append((f"{prefix}.{i}.weight", var, _TO_CANONICAL[cls]))
-            elif short == "bias":
-                out.append((f"{prefix}.{i}.bias", var, None))
+            elif short in ("bias", "sn_u"):
+                out.append((f"{prefix}.{i}.{short}", var, None))
             else:  # pragma: no cover - the builder only makes the layers above
                 raise ValueError(f"no canonical name for {cls} variable '{short}'")
     return out
@@ -89,3 +98,28 @@ def from_canonical(model: keras.Model, prefix: str, arrays: Mapping[str, np.ndar
     # Assign only once every tensor is checked, so a bad file leaves the model untouched.
     for var, value in values:
         var.assign(value.astype(np.float32))
+
+
+def canonical_weights(model: keras.Model, prefix: str) -> dict[str, np.ndarray]:
+    """Public name of :func:`to_canonical` (``ganzoo_keras.canonical_weights``), the same
+    signature as ``ganzoo_torch.canonical_weights``."""
+    return to_canonical(model, prefix)
+
+
+def load_canonical_weights(model: keras.Model, spec: NetSpec, prefix: str,
+                           weights: Mapping[str, np.ndarray]) -> None:
+    """Load canonical ``prefix.*`` tensors into a model built from ``spec``.
+
+    The same signature as ``ganzoo_torch.load_canonical_weights``; besides
+    :func:`from_canonical`'s checks, the model must hold exactly the tensors ``spec`` names
+    (:class:`WeightsFileError` otherwise), so a model built from another card is refused.
+    """
+    have = {name: tuple(np.shape(value)) for name, value in to_canonical(model, prefix).items()}
+    want = {name: tuple(shape) for name, shape in spec.tensor_shapes(prefix).items()}
+    if have != want:
+        differ = sorted(set(have) ^ set(want)) or sorted(k for k in want if have[k] != want[k])
+        raise WeightsFileError(
+            f"the Keras {prefix} was not built from this spec (tensor '{differ[0]}' differs); "
+            "build it with ganzoo_keras.build_network(spec, ...)"
+        )
+    from_canonical(model, prefix, weights)

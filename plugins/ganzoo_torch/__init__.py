@@ -1,1 +1,32 @@
-"""ganzoo's built-in PyTorch plugin: the mlp, dcgan and combined families on torch."""
+"""ganzoo's built-in PyTorch plugin: the card families on torch, and a public network builder.
+
+The public names below (docs/plugins.md, "Building networks from a card") let a plugin with a
+trainer of its own reuse ganzoo's card-to-network builder and canonical weight names. They are
+loaded on first use, so importing this package (as ``ganzoo list`` does) never imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_PUBLIC = {
+    "build_networks": "nets",
+    "build_network": "nets",
+    "canonical_weights": "nets",
+    "load_canonical_weights": "nets",
+    "to_nhwc_numpy": "tensors",
+    "nhwc_to_tensor": "tensors",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(f"{__name__}.{_PUBLIC[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

@@ -9,6 +9,7 @@ and ignored on import.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -32,7 +33,22 @@ from .layers import (
     SameConvTranspose2d,
 )
 
+if TYPE_CHECKING:
+    from ganzoo.cards import Recipe
+
 TORCH_ONLY_BUFFERS = ("num_batches_tracked",)
+
+
+def build_networks(recipe: Recipe) -> tuple[nn.Sequential, nn.Sequential]:
+    """The recipe's (generator, discriminator), built as ganzoo's own torch trainer builds them.
+
+    Public (``ganzoo_torch.build_networks``): module ``i`` is the card's layer ``i``, so
+    ``state_dict()`` keys are the canonical names without their ``generator.`` /
+    ``discriminator.`` prefix; images are NCHW inside, but ``reshape`` and ``flatten`` follow
+    the card's channels-last order and ``same`` padding is TensorFlow's, so canonical weights
+    give a Keras build's outputs. Weights are drawn from torch's global RNG (seed it first).
+    """
+    return build_network(recipe.generator), build_network(recipe.discriminator)
 
 
 def build_network(spec: NetSpec) -> nn.Sequential:
@@ -111,7 +127,8 @@ def keras_init_(net: nn.Module) -> None:
 
 
 def canonical_weights(net: nn.Module, prefix: str) -> dict[str, np.ndarray]:
-    """The network's tensors (parameters and BN statistics) under canonical names."""
+    """The network's tensors (parameters, BN statistics, ``sn_u``) under canonical names,
+    float32 numpy arrays in the layouts of docs/weights.md (the same as a Keras build's)."""
     return {
         f"{prefix}.{key}": value.detach().to("cpu", torch.float32).numpy().copy()
         for key, value in net.state_dict().items()
