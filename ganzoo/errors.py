@@ -63,3 +63,27 @@ class TrainingDiverged(GanzooError):
 
 class WeightsFileError(GanzooError):
     """A weights file that is not a valid ganzoo safetensors export."""
+
+
+class ReadOnlyHomeError(RegistryError):
+    """A write to a registry whose home is read-only; the message names GANZOO_HOME."""
+
+
+class RegistrationPendingError(RegistryError):
+    """A finished run that could not be registered (busy index); it is kept in work/."""
+
+
+class StoreWriteError(GanzooError):
+    """A file that could not be written (disk full, permissions); names the path."""
+
+
+class IntegrityError(RegistryError):
+    """A version's weights file that no longer matches the sha256 recorded at registration."""
+
+
+# The exit-code table (docs/exit-codes.md): every command keeps to it.
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_DIVERGED = 3
+EXIT_INTERRUPTED = 130

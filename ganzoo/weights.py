@@ -7,15 +7,17 @@ unpickled: safetensors holds raw tensors and a string-to-string header.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ganzoo.errors import WeightsFileError
+from ganzoo.errors import StoreWriteError, WeightsFileError
 
 FORMAT = "ganzoo-weights"
 FORMAT_VERSION = 1
@@ -61,19 +63,58 @@ def tensors_digest(arrays: Mapping[str, np.ndarray]) -> str:
     return digest.hexdigest()
 
 
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes (what the registry records for a version's weights)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def write_weights(path: Path, arrays: Mapping[str, np.ndarray],
                   metadata: Mapping[str, Any]) -> Path:
     """Write canonical ``arrays`` with ``metadata`` (stored as JSON under the key 'ganzoo')."""
-    from safetensors.numpy import save_file
-
     tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}
     # A writer always writes its own format version and a checksum of what it wrote, even when
     # ``metadata`` was copied from another file (export, import).
     meta = {**metadata, "format_version": FORMAT_VERSION, CHECKSUM_KEY: tensors_digest(tensors)}
+    return save_atomically(path, tensors, {"format": FORMAT, "ganzoo": json.dumps(meta)})
+
+
+def current_umask() -> int:
+    """The process's umask (read without changing it for longer than one call)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def save_atomically(path: Path, tensors: Mapping[str, np.ndarray],
+                    metadata: Mapping[str, str]) -> Path:
+    """Write a safetensors file via a temp file and one rename: all of it or nothing.
+
+    The file gets the mode any other file would (0666 less the umask; the safetensors writer
+    itself creates 0600). A failed write (disk full, no permission) removes the temp file and
+    raises :class:`StoreWriteError` naming the path.
+    """
+    from safetensors import SafetensorError
+    from safetensors import numpy as st_numpy
+
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    save_file(tensors, str(tmp), metadata={"format": FORMAT, "ganzoo": json.dumps(meta)})
-    tmp.replace(path)
+    try:
+        st_numpy.save_file(dict(tensors), str(tmp), metadata=dict(metadata))
+        os.chmod(tmp, 0o666 & ~current_umask())
+        os.replace(tmp, path)
+    except (OSError, SafetensorError) as exc:
+        tmp.unlink(missing_ok=True)
+        full = getattr(exc, "errno", None) == errno.ENOSPC or "No space left" in str(exc)
+        why = "the disk is full" if full else str(exc)
+        raise StoreWriteError(
+            f"cannot write {path}: {why}; nothing was written"
+            + ("; free some space (or set GANZOO_HOME to another disk) and try again"
+               if full else "")
+        ) from None
     return path
 
 
@@ -82,6 +123,9 @@ def read_metadata(path: Path) -> dict[str, Any]:
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
+    if path.is_dir():
+        raise WeightsFileError(f"{path} is a folder, not a weights file; name the "
+                               f".safetensors file inside it (e.g. {path / WEIGHTS_NAME})")
     if not path.is_file():
         raise WeightsFileError(f"{path}: no such file")
     try:
@@ -166,6 +210,12 @@ def read_weights(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
             raise WeightsFileError(
                 f"{path}: tensor {name} is not under a part the metadata lists "
                 f"({', '.join(meta['parts'])})"
+            )
+    for name, value in arrays.items():
+        if not np.isfinite(value).all():
+            raise WeightsFileError(
+                f"{path}: tensor {name} holds NaN or infinite values; these weights are "
+                "unusable (from a diverged run?): use a checkpoint from before the divergence"
             )
     expected = meta.get(CHECKSUM_KEY)
     if expected is not None and tensors_digest(arrays) != expected:

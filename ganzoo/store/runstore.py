@@ -19,19 +19,32 @@ import os
 import random
 import shutil
 import sqlite3
+import sys
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ganzoo.errors import RegistryError, UnknownVersionError
+from ganzoo.errors import (
+    ReadOnlyHomeError,
+    RegistrationPendingError,
+    RegistryError,
+    UnknownVersionError,
+)
 from ganzoo.store.refs import VersionRef, parse_ref
 
 HOME_ENV = "GANZOO_HOME"
 STATUSES = ("complete", "interrupted", "diverged")
+OWNER_NAME = "owner.json"  # in a work folder: the pid and start time of the process using it
+PENDING_NAME = "registration.json"  # in a work folder: what to register ('runs recover')
+VERSION_NAME = "version.json"  # in a version folder: its index row (what 'runs reindex' reads)
+WEIGHTS_FILE = "weights.safetensors"
+# Registration keeps retrying a busy index this long (seconds) before giving up.
+REGISTER_PATIENCE_ENV = "GANZOO_REGISTER_PATIENCE"
+DEFAULT_REGISTER_PATIENCE = 600.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (
@@ -52,6 +65,7 @@ CREATE TABLE IF NOT EXISTS versions (
     parent TEXT,
     created REAL NOT NULL,
     path TEXT NOT NULL,
+    weights_sha256 TEXT,
     PRIMARY KEY (model_id, version)
 );
 CREATE TABLE IF NOT EXISTS evaluations (
@@ -95,11 +109,19 @@ class VersionRecord:
     parent: str | None
     created: float
     path: Path
+    weights_sha256: str | None = None
     evaluations: list[dict[str, Any]] = field(default_factory=list, compare=False)
 
     @property
     def ref(self) -> str:
         return f"{self.model_id}@{self.version}"
+
+    @property
+    def imported_from(self) -> str | None:
+        """The file an imported version came from (None for a trained version)."""
+        if self.parent and self.parent.startswith("import:"):
+            return self.parent.partition(":")[2]
+        return None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -108,15 +130,39 @@ class VersionRecord:
 
 
 class RunStore:
-    """The registry of trained versions rooted at ``home``."""
+    """The registry of trained versions rooted at ``home``.
 
-    def __init__(self, home: Path | str | None = None) -> None:
+    A home that cannot be written (read-only mount, another user's registry) is opened
+    read-only: listing, showing and sampling work; every write raises
+    :class:`ReadOnlyHomeError`. ``busy_timeout`` is how long one SQLite statement waits for a
+    lock; ``register_patience`` how long registration keeps retrying a busy index.
+    """
+
+    def __init__(self, home: Path | str | None = None, *, busy_timeout: float = 30.0,
+                 register_patience: float | None = None,
+                 notify: Callable[[str], None] | None = None) -> None:
         self.home = Path(home) if home is not None else ganzoo_home()
         self.models_dir = self.home / "models"
         self.work_dir = self.home / "work"
         self.db_path = self.home / "index.sqlite"
-        self.home.mkdir(parents=True, exist_ok=True)
-        self._initialise()
+        self.busy_timeout = busy_timeout
+        if register_patience is None:
+            register_patience = float(os.environ.get(REGISTER_PATIENCE_ENV,
+                                                     DEFAULT_REGISTER_PATIENCE))
+        self.register_patience = register_patience
+        self.notify = notify or _to_stderr
+        if not self.home.is_dir():
+            try:
+                self.home.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise RegistryError(
+                    f"cannot create the ganzoo home {self.home} ({exc.strerror or exc}); set "
+                    f"{HOME_ENV} to a folder you can write, e.g. {HOME_ENV}=~/ganzoo-home"
+                ) from None
+        self.read_only = not _writable(self.home) or (
+            self.db_path.exists() and not _writable(self.db_path))
+        if not self.read_only:
+            self._initialise()
 
     def _initialise(self) -> None:
         """Create the schema and switch to WAL (persistent), tolerating concurrent openers.
@@ -131,22 +177,42 @@ class RunStore:
                 with self._connect() as db:
                     db.execute("PRAGMA journal_mode=WAL")
                     db.executescript(_SCHEMA)
+                    columns = {r[1] for r in db.execute("PRAGMA table_info(versions)")}
+                    if "weights_sha256" not in columns:  # an index written before the column
+                        db.execute("ALTER TABLE versions ADD COLUMN weights_sha256 TEXT")
                 return
             except RegistryError as exc:
-                if "locked" not in str(exc) or time.monotonic() > deadline:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) \
+                        or time.monotonic() > deadline:
                     raise
                 time.sleep(0.05 + random.random() * 0.1)
 
     # -- connections ------------------------------------------------------------------------
 
+    def _open(self) -> sqlite3.Connection:
+        if not self.read_only:
+            return sqlite3.connect(self.db_path, timeout=self.busy_timeout,
+                                   isolation_level=None)
+        # Read-only: 'mode=ro' reads a WAL index while others may write; where even that needs
+        # a write (no -shm file, read-only folder), 'immutable' reads the file as it is.
+        uri = self.db_path.resolve().as_uri()
+        db = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+        try:
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.Error:
+            db.close()
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True, isolation_level=None)
+
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
         try:
-            db = sqlite3.connect(self.db_path, timeout=60, isolation_level=None)
+            db = self._open()
         except sqlite3.Error as exc:
             raise RegistryError(f"cannot open the run index {self.db_path}: {exc}") from None
         try:
-            db.execute("PRAGMA busy_timeout=60000")
+            if not self.read_only:
+                db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
             yield db
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
@@ -156,13 +222,14 @@ class RunStore:
         except sqlite3.DatabaseError as exc:
             raise RegistryError(
                 f"the run index {self.db_path} is unreadable ({exc}); move it aside and "
-                "re-register versions with 'ganzoo import'"
+                "rebuild it from the version folders with 'ganzoo runs reindex'"
             ) from None
         finally:
             db.close()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        self._check_writable()
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -172,12 +239,24 @@ class RunStore:
                 raise
             db.execute("COMMIT")
 
+    def _check_writable(self) -> None:
+        if self.read_only:
+            raise ReadOnlyHomeError(
+                f"the ganzoo home {self.home} is read-only: listing, showing and sampling "
+                f"work, but nothing can be registered, removed or trained into it. Pick "
+                f"another home with {HOME_ENV}=/a/writable/folder"
+            )
+
     # -- writing ----------------------------------------------------------------------------
 
     def new_workdir(self) -> Path:
-        """A fresh folder for a run in progress."""
+        """A fresh folder for a run in progress, owned by this process (see :meth:`gc`)."""
+        self._check_writable()
         path = self.work_dir / uuid.uuid4().hex
         path.mkdir(parents=True)
+        _write_json(path / OWNER_NAME, {"pid": os.getpid(),
+                                        "start_time": process_start_time(os.getpid()),
+                                        "created": time.time()})
         return path
 
     def _next_version(self, db: sqlite3.Connection, model_id: str) -> int:
@@ -193,12 +272,42 @@ class RunStore:
         """Move ``workdir`` into place as the next version of ``info['model_id']``.
 
         ``info`` holds the index columns (status, family, backend, recipe, dataset, split,
-        epochs, steps, seed, wall_time_s, images_per_s, final_metrics, parent).
+        epochs, steps, seed, wall_time_s, images_per_s, final_metrics, parent). It is saved in
+        the work folder first; a busy index is retried with backoff (saying so) for
+        ``register_patience`` seconds, after which :class:`RegistrationPendingError` says where
+        the result is and how to register it later (``ganzoo runs recover``).
         """
         if info["status"] not in STATUSES:
             raise RegistryError(f"unknown status {info['status']!r}")
+        self._check_writable()
+        workdir = Path(workdir)
+        _write_json(workdir / PENDING_NAME, info)
+        deadline = time.monotonic() + self.register_patience
+        delay = 0.5
+        while True:
+            try:
+                return self._register_once(workdir, info)
+            except RegistryError as exc:
+                if "busy" not in str(exc):
+                    raise
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise RegistrationPendingError(
+                        f"could not register the finished run: the run index {self.db_path} "
+                        f"stayed busy. Nothing is lost: the result is in {workdir}; register "
+                        f"it with 'ganzoo runs recover {workdir}'"
+                    ) from None
+                wait = min(delay, left)
+                self.notify(f"The run index is busy (another ganzoo process holds it); "
+                            f"retrying registration in {wait:.1f}s ({left:.0f}s left)")
+                time.sleep(wait)
+                delay = min(delay * 2, 30.0)
+
+    def _register_once(self, workdir: Path, info: dict[str, Any]) -> VersionRecord:
         model_id = info["model_id"]
         (self.models_dir / model_id).mkdir(parents=True, exist_ok=True)
+        weights = workdir / WEIGHTS_FILE
+        digest = _sha256(weights) if weights.is_file() else None
         with self._transaction() as db:
             version = self._next_version(db, model_id)
             final = self.models_dir / model_id / str(version)
@@ -210,19 +319,42 @@ class RunStore:
                 wall_time_s=float(info["wall_time_s"]),
                 images_per_s=float(info["images_per_s"]),
                 final_metrics=dict(info.get("final_metrics", {})), parent=info.get("parent"),
-                created=time.time(), path=final,
+                created=time.time(), path=final, weights_sha256=digest,
             )
-            _write_json(Path(workdir) / "version.json", record.to_dict())
+            _write_json(workdir / VERSION_NAME, record.to_dict())
             os.replace(workdir, final)
-            db.execute(
-                "INSERT INTO versions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (record.model_id, record.version, record.status, record.family,
-                 record.backend, record.recipe, record.dataset, record.split, record.epochs,
-                 record.steps, record.seed, record.wall_time_s, record.images_per_s,
-                 json.dumps(record.final_metrics), record.parent, record.created,
-                 str(final.relative_to(self.home))),
-            )
+            try:
+                self._insert(db, record)
+            except BaseException:
+                os.replace(final, workdir)  # the transaction rolls back: keep the work folder
+                raise
+        for name in (PENDING_NAME, OWNER_NAME):
+            (final / name).unlink(missing_ok=True)
         return record
+
+    def _insert(self, db: sqlite3.Connection, record: VersionRecord) -> None:
+        db.execute(
+            "INSERT INTO versions (model_id, version, status, family, backend, recipe, "
+            "dataset, split, epochs, steps, seed, wall_time_s, images_per_s, final_metrics, "
+            "parent, created, path, weights_sha256) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (record.model_id, record.version, record.status, record.family,
+             record.backend, record.recipe, record.dataset, record.split, record.epochs,
+             record.steps, record.seed, record.wall_time_s, record.images_per_s,
+             json.dumps(record.final_metrics), record.parent, record.created,
+             str(record.path.relative_to(self.home)), record.weights_sha256),
+        )
+
+    def recover(self, workdir: Path | str) -> VersionRecord:
+        """Register a finished run left in ``work/`` by a registration that gave up."""
+        workdir = Path(workdir)
+        if not workdir.is_absolute() and not workdir.exists():
+            workdir = self.work_dir / workdir
+        pending = workdir / PENDING_NAME
+        if not pending.is_file():
+            raise RegistryError(
+                f"{workdir} holds no finished run to register (no {PENDING_NAME}); "
+                "'ganzoo runs gc' lists the work folders")
+        return self.register(workdir, json.loads(pending.read_text(encoding="utf-8")))
 
     def add_evaluation(self, ref: str, protocol: dict[str, Any], results: dict[str, Any]) -> None:
         """Attach evaluation results (with the protocol that produced them) to a version."""
@@ -243,6 +375,125 @@ class RunStore:
         shutil.rmtree(record.path, ignore_errors=True)
         return record
 
+    # -- repair -----------------------------------------------------------------------------
+
+    def version_folders(self) -> dict[tuple[str, int], Path]:
+        """Every ``models/<id>/<n>`` folder on disk, by (model id, version)."""
+        found: dict[tuple[str, int], Path] = {}
+        if not self.models_dir.is_dir():
+            return found
+        for model in sorted(self.models_dir.iterdir()):
+            if not model.is_dir():
+                continue
+            for folder in model.iterdir():
+                if folder.is_dir() and folder.name.isdigit():
+                    found[(model.name, int(folder.name))] = folder
+        return found
+
+    def disagreements(self) -> list[str]:
+        """How the version folders and the index disagree (empty when they agree)."""
+        try:
+            indexed = {(r.model_id, r.version): r for r in self.list()}
+        except RegistryError as exc:
+            return [str(exc)]
+        folders = self.version_folders()
+        problems = [f"{m}@{v} is on disk ({p}) but not in the index"
+                    for (m, v), p in sorted(folders.items()) if (m, v) not in indexed]
+        problems += [f"{r.ref} is in the index but its folder {r.path} is missing"
+                     for key, r in sorted(indexed.items()) if key not in folders]
+        return problems
+
+    def reindex(self) -> tuple[list[VersionRecord], list[str]]:
+        """Rebuild the index from the version folders' ``version.json`` (lineage kept).
+
+        Evaluations of versions that still exist are kept when the old index is readable; an
+        unreadable index is moved aside (``index.sqlite.broken-<time>``). Returns the records
+        now indexed and what was skipped (folders without a readable version.json).
+        """
+        self._check_writable()
+        try:
+            with self._connect() as db:
+                db.execute("SELECT COUNT(*) FROM versions").fetchone()
+        except RegistryError as exc:
+            if "busy" in str(exc):
+                raise
+            stamp = time.strftime("%Y%m%d-%H%M%S")
+            for suffix in ("", "-wal", "-shm"):
+                old = Path(str(self.db_path) + suffix)
+                if old.exists():
+                    os.replace(old, Path(f"{self.db_path}.broken-{stamp}{suffix}"))
+            self._initialise()
+        records, skipped = [], []
+        for (model_id, version), folder in sorted(self.version_folders().items()):
+            try:
+                data = json.loads((folder / VERSION_NAME).read_text(encoding="utf-8"))
+                data.pop("evaluations", None)
+                data.update(model_id=model_id, version=version, path=folder)
+                data.setdefault("weights_sha256", None)
+                if data["weights_sha256"] is None and (folder / WEIGHTS_FILE).is_file():
+                    data["weights_sha256"] = _sha256(folder / WEIGHTS_FILE)
+                known = {f for f in VersionRecord.__dataclass_fields__ if f != "evaluations"}
+                records.append(VersionRecord(**{k: v for k, v in data.items() if k in known}))
+            except (OSError, ValueError, TypeError, KeyError) as exc:
+                skipped.append(f"{folder}: no readable {VERSION_NAME} ({exc})")
+        with self._transaction() as db:
+            db.execute("DELETE FROM versions")
+            for record in records:
+                self._insert(db, record)
+            db.execute("DELETE FROM evaluations WHERE NOT EXISTS (SELECT 1 FROM versions v "
+                       "WHERE v.model_id = evaluations.model_id "
+                       "AND v.version = evaluations.version)")
+        return records, skipped
+
+    def work_folders(self) -> list[WorkFolder]:
+        """Every folder under ``work/``, with whether a live process still owns it."""
+        out = []
+        if not self.work_dir.is_dir():
+            return out
+        for path in sorted(self.work_dir.iterdir()):
+            if not path.is_dir():
+                continue
+            owner: dict[str, Any] = {}
+            with suppress(OSError, ValueError):
+                owner = json.loads((path / OWNER_NAME).read_text(encoding="utf-8"))
+            pid = owner.get("pid")
+            live = isinstance(pid, int) and _alive(pid, owner.get("start_time"))
+            if not owner and time.time() - path.stat().st_mtime < 60:
+                live = True  # just created: its owner file is being written
+            size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+            out.append(WorkFolder(path, pid if isinstance(pid, int) else None, live,
+                                  (path / PENDING_NAME).is_file(), size))
+        return out
+
+    def gc(self, clean: bool = False) -> list[WorkFolder]:
+        """The orphan work folders (no live owner); with ``clean``, delete them.
+
+        A folder holding a finished run that was never registered is reported but kept:
+        'ganzoo runs recover' registers it.
+        """
+        orphans = [w for w in self.work_folders() if not w.live]
+        if clean:
+            self._check_writable()
+            for folder in orphans:
+                if not folder.pending:
+                    shutil.rmtree(folder.path, ignore_errors=True)
+        return orphans
+
+    def verify_weights(self, record: VersionRecord) -> Path:
+        """The version's weights file, checked against the sha256 recorded at registration."""
+        from ganzoo.errors import IntegrityError
+
+        path = record.path / WEIGHTS_FILE
+        if record.weights_sha256 is None or not path.is_file():
+            return path
+        if _sha256(path) != record.weights_sha256:
+            raise IntegrityError(
+                f"{path} was changed after {record.ref} was registered (its sha256 no longer "
+                "matches the index); refusing to use it. Restore the original file, or "
+                f"remove the version with 'ganzoo runs rm {record.ref}'"
+            )
+        return path
+
     # -- reading ----------------------------------------------------------------------------
 
     def _record(self, row: sqlite3.Row, db: sqlite3.Connection) -> VersionRecord:
@@ -253,12 +504,15 @@ class RunStore:
                 "version = ? ORDER BY created", (row["model_id"], row["version"]))
         ]
         data = dict(row)
+        data.setdefault("weights_sha256", None)
         data["final_metrics"] = json.loads(data["final_metrics"])
         data["path"] = self.home / data["path"]
         return VersionRecord(**data, evaluations=evals)
 
     def list(self, model_id: str | None = None, dataset: str | None = None) -> list[VersionRecord]:
         """Registered versions, oldest first, optionally filtered."""
+        if self.read_only and not self.db_path.exists():
+            return []
         sql, args = "SELECT * FROM versions WHERE 1=1", []
         if model_id:
             sql += " AND model_id = ?"
@@ -275,11 +529,16 @@ class RunStore:
         """The version a reference names (``MODEL@N``, ``MODEL@latest``, ``MODEL``)."""
         parsed = parse_ref(ref) if isinstance(ref, str) else ref
         versions = self.list(parsed.model_id, dataset)
+        unindexed = sorted(v for (m, v) in self.version_folders() if m == parsed.model_id
+                           and v not in {r.version for r in versions})
+        hint = (f" Folders of {parsed.model_id} versions {', '.join(map(str, unindexed))} "
+                "exist but are not in the index: rebuild it with 'ganzoo runs reindex'."
+                if unindexed else "")
         if not versions:
             on = f" on dataset '{dataset}'" if dataset else ""
             raise UnknownVersionError(
                 f"No trained version of {parsed.model_id}{on}. Train one with "
-                f"'ganzoo train {parsed.model_id}' (see 'ganzoo runs' for what exists)."
+                f"'ganzoo train {parsed.model_id}' (see 'ganzoo runs' for what exists)." + hint
             )
         if parsed.version is None:
             return versions[-1]
@@ -288,7 +547,61 @@ class RunStore:
                 return record
         known = ", ".join(str(r.version) for r in versions)
         raise UnknownVersionError(
-            f"{parsed} does not exist; versions of {parsed.model_id}: {known}.")
+            f"{parsed} does not exist; versions of {parsed.model_id}: {known}." + hint)
+
+
+@dataclass(frozen=True)
+class WorkFolder:
+    """A folder under ``work/``: a run in progress, or one whose process is gone."""
+
+    path: Path
+    pid: int | None
+    live: bool
+    pending: bool  # holds a finished run that was never registered
+    size: int
+
+
+def process_start_time(pid: int) -> float | None:
+    """When ``pid`` started (clock ticks since boot, from /proc), or None where unknown.
+
+    With the pid it identifies a process for good: a pid reused later has another start time.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return float(stat.rpartition(")")[2].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _alive(pid: int, start_time: float | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # another user's live process
+    now = process_start_time(pid)
+    return start_time is None or now is None or now == start_time
+
+
+def _writable(path: Path) -> bool:
+    """Whether this process may write ``path`` (False on a read-only mount)."""
+    if not os.access(path, os.W_OK):
+        return False
+    try:
+        return not os.statvfs(path).f_flag & os.ST_RDONLY
+    except (OSError, AttributeError):
+        return True
+
+
+def _sha256(path: Path) -> str:
+    from ganzoo.weights import file_sha256
+
+    return file_sha256(path)
+
+
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def _write_json(path: Path, data: Any) -> None:
