@@ -43,15 +43,17 @@ class _Queue:
         return self.convert(batch)
 
 
-def torch_trainer(recipe: Recipe, weights: dict[str, np.ndarray], batch: int):
-    """The torch trainer for ``recipe`` (one CPU thread) with ``weights`` loaded."""
+def torch_trainer(recipe: Recipe, weights: dict[str, np.ndarray], batch: int,
+                  load: bool = True):
+    """The torch trainer for ``recipe`` (one CPU thread) with ``weights`` loaded (``load``
+    False: the trainer's own initialisation)."""
     from ganzoo_torch.backend import create_backend
     from ganzoo_torch.nets import load_canonical_weights
 
     trainer = create_backend(None).create_trainer(
         None, recipe, _config(recipe, "torch", batch, torch_threads=1),
         _placeholder_images(recipe, batch))
-    for part in ("generator", "discriminator"):
+    for part in ("generator", "discriminator") if load else ():
         load_canonical_weights(getattr(trainer, part), getattr(recipe, part), part, weights)
     return trainer
 
