@@ -1,5 +1,9 @@
 """One training step in each of the three styles a card's ``recipe.step`` names.
 
+The loss (``recipe.loss``) and penalty (``recipe.penalty``) come from ``ganzoo_torch.losses``;
+``d_steps_per_g = k`` makes a step k discriminator updates, each on its own real batch of the
+k the step is given and fresh noise, then one generator update (simultaneous steps: k = 1).
+
 Every step returns ``(d_loss, g_loss, d_real, d_fake)`` as detached 0-d tensors that stay on
 the device; the trainer sums them and reads them back once per ``run_steps`` call.
 
@@ -15,19 +19,25 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from .losses import BCE_LOGITS, Loss
+
 Metrics = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
-
-
-def _bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    # The seeds' final sigmoid is folded into the loss; float32 even under bf16 autocast.
-    return F.binary_cross_entropy_with_logits(logits.float(), target)
+# (real batch, fake batch) -> the weighted penalty added to the discriminator's loss.
+PenaltyTerm = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def _mean_prob(logits: torch.Tensor) -> torch.Tensor:
     return torch.sigmoid(logits.detach().float()).mean()
+
+
+def _mean_raw(scores: torch.Tensor) -> torch.Tensor:
+    return scores.detach().float().mean()
+
+
+def _mean(values: list[torch.Tensor]) -> torch.Tensor:
+    return values[0] if len(values) == 1 else torch.stack(values).mean()
 
 
 class GanSteps:
@@ -35,6 +45,9 @@ class GanSteps:
 
     ``g_forward``/``d_forward`` are the networks' forward callables (possibly compiled);
     ``generator``/``discriminator`` are the modules themselves, for modes and parameters.
+    ``loss`` (default: bce_logits) and ``probabilities`` (d_real/d_fake as mean sigmoid, else
+    as the mean raw output) come from the recipe's loss; ``penalty(real, fake)`` returns the
+    weighted penalty (see :func:`penalty_term`); ``d_steps_per_g`` is the recipe's schedule.
     """
 
     def __init__(
@@ -50,6 +63,11 @@ class GanSteps:
         g_forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
         d_forward: Callable[[torch.Tensor], torch.Tensor] | None = None,
         sync_gradients: Callable[[list[nn.Parameter]], None] | None = None,
+        *,
+        loss: Loss = BCE_LOGITS,
+        probabilities: bool = True,
+        penalty: PenaltyTerm | None = None,
+        d_steps_per_g: int = 1,
     ):
         self.generator = generator
         self.discriminator = discriminator
@@ -66,10 +84,10 @@ class GanSteps:
         self.sync_gradients = sync_gradients or (lambda params: None)
         self.batch_size = batch_size
         self.d_batches = d_batches
-        # Label tensors made once, not per step.
-        self.ones = torch.ones(batch_size, 1, device=device)
-        self.zeros = torch.zeros(batch_size, 1, device=device)
-        self.real_then_fake = torch.cat([self.ones, self.zeros])
+        self.loss = loss
+        self.d_metric = _mean_prob if probabilities else _mean_raw
+        self.penalty = penalty
+        self.d_steps_per_g = int(d_steps_per_g)
 
     def by_name(self, step: str) -> Callable[[torch.Tensor], Metrics]:
         """The step function a recipe names (simultaneous, alternating or combined)."""
@@ -86,8 +104,8 @@ class GanSteps:
         fake = self.g_forward(self.noise(self.batch_size))
         real_logits = self.d_forward(real)
         fake_logits = self.d_forward(fake)
-        d_loss = _bce(real_logits, self.ones) + _bce(fake_logits, self.zeros)
-        g_loss = _bce(fake_logits, self.ones)
+        d_loss = self._d_loss(real, fake, real_logits, fake_logits)
+        g_loss = self.loss.generator(fake_logits)
         self.g_optimizer.zero_grad(set_to_none=True)
         self.d_optimizer.zero_grad(set_to_none=True)
         # Both gradients come from the same forward; the graph is kept for the second one.
@@ -97,22 +115,51 @@ class GanSteps:
         self.sync_gradients(self.d_params)
         self.g_optimizer.step()
         self.d_optimizer.step()
-        return (d_loss.detach(), g_loss.detach(), _mean_prob(real_logits),
-                _mean_prob(fake_logits))
+        return (d_loss.detach(), g_loss.detach(), self.d_metric(real_logits),
+                self.d_metric(fake_logits))
 
     def alternating(self, real: torch.Tensor) -> Metrics:
-        """Seed 004 (PyTorch): a discriminator step, then a generator step on fresh noise."""
+        """Seed 004 (PyTorch): discriminator step(s), then a generator step on fresh noise."""
+        metrics = [self._alternating_discriminator(batch) for batch in self._batches(real)]
+        g_loss = self.generator_step()
+        d_loss, d_real, d_fake = (_mean(list(m)) for m in zip(*metrics, strict=True))
+        return (d_loss, g_loss, d_real, d_fake)
+
+    def combined(self, real: torch.Tensor) -> Metrics:
+        """Seeds 001-003 (Keras combined model): D on predicted fakes, then G through frozen D."""
+        metrics = [self._combined_discriminator(batch) for batch in self._batches(real)]
+        g_loss = self.generator_step(frozen_d=True)
+        d_loss, d_real, d_fake = (_mean(list(m)) for m in zip(*metrics, strict=True))
+        return (d_loss, g_loss, d_real, d_fake)
+
+    # -- the discriminator's halves ---------------------------------------------------------
+
+    def _batches(self, real: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The ``d_steps_per_g`` real batches a step was given (one batch when it is 1)."""
+        if self.d_steps_per_g == 1:
+            return (real,)
+        if real.shape[0] != self.batch_size * self.d_steps_per_g:
+            raise ValueError(f"a step takes {self.d_steps_per_g} batches of {self.batch_size} "
+                             f"real images, got {real.shape[0]}")
+        return real.split(self.batch_size)
+
+    def _d_loss(self, real: torch.Tensor, fake: torch.Tensor, real_logits: torch.Tensor,
+                fake_logits: torch.Tensor) -> torch.Tensor:
+        d_loss = self.loss.real(real_logits) + self.loss.fake(fake_logits)
+        if self.penalty is not None:
+            d_loss = d_loss + self.penalty(real, fake)
+        return d_loss
+
+    def _alternating_discriminator(self, real: torch.Tensor) -> Metrics:
         with torch.no_grad():  # the fakes are constants for the D step (seed: G(z) detached)
             fake = self.g_forward(self.noise(self.batch_size))
         real_logits = self.d_forward(real)
         fake_logits = self.d_forward(fake)
-        d_loss = _bce(real_logits, self.ones) + _bce(fake_logits, self.zeros)
+        d_loss = self._d_loss(real, fake, real_logits, fake_logits)
         self._step_discriminator(d_loss)
-        g_loss = self.generator_step()
-        return (d_loss.detach(), g_loss, _mean_prob(real_logits), _mean_prob(fake_logits))
+        return (d_loss.detach(), self.d_metric(real_logits), self.d_metric(fake_logits))
 
-    def combined(self, real: torch.Tensor) -> Metrics:
-        """Seeds 001-003 (Keras combined model): D on predicted fakes, then G through frozen D."""
+    def _combined_discriminator(self, real: torch.Tensor) -> Metrics:
         # generator.predict: inference mode (BN running statistics), no gradients.
         self.generator.eval()
         with torch.no_grad():
@@ -120,19 +167,25 @@ class GanSteps:
         self.generator.train()
         if self.d_batches == "concat":
             logits = self.d_forward(torch.cat([real, fake]))
-            d_loss = _bce(logits, self.real_then_fake)
-            self._step_discriminator(d_loss)
             real_logits, fake_logits = logits[: self.batch_size], logits[self.batch_size :]
+            if self.loss.concat is not None:
+                d_loss = self.loss.concat(logits, self.batch_size)
+            else:  # the mean per-sample term over the 2B samples
+                d_loss = 0.5 * (self.loss.real(real_logits) + self.loss.fake(fake_logits))
+            if self.penalty is not None:
+                d_loss = d_loss + self.penalty(real, fake)
+            self._step_discriminator(d_loss)
         else:  # two train_on_batch calls: real, then fake, each its own update
             real_logits = self.d_forward(real)
-            real_loss = _bce(real_logits, self.ones)
+            real_loss = self.loss.real(real_logits)
+            if self.penalty is not None:  # a real-only penalty (the card checks that)
+                real_loss = real_loss + self.penalty(real, fake)
             self._step_discriminator(real_loss)
             fake_logits = self.d_forward(fake)
-            fake_loss = _bce(fake_logits, self.zeros)
+            fake_loss = self.loss.fake(fake_logits)
             self._step_discriminator(fake_loss)
             d_loss = (real_loss.detach() + fake_loss.detach()) / 2
-        g_loss = self.generator_step(frozen_d=True)
-        return (d_loss.detach(), g_loss, _mean_prob(real_logits), _mean_prob(fake_logits))
+        return (d_loss.detach(), self.d_metric(real_logits), self.d_metric(fake_logits))
 
     # -- the parts ------------------------------------------------------------------------
 
@@ -147,7 +200,7 @@ class GanSteps:
         logits = self.d_forward(self.g_forward(self.noise(self.batch_size)))
         for norm in self.d_norms if frozen_d else ():
             norm.train()
-        g_loss = _bce(logits, self.ones)
+        g_loss = self.loss.generator(logits)
         self.g_optimizer.zero_grad(set_to_none=True)
         g_loss.backward(inputs=self.g_params)
         self.sync_gradients(self.g_params)
@@ -159,3 +212,13 @@ class GanSteps:
         loss.backward(inputs=self.d_params)
         self.sync_gradients(self.d_params)
         self.d_optimizer.step()
+
+
+def penalty_term(penalty: Callable[..., torch.Tensor], discriminator: nn.Module, weight: float,
+                 uniform: Callable[[int], torch.Tensor]) -> PenaltyTerm:
+    """``(real, fake) -> penalty(discriminator, real, fake, weight, uniform)``.
+
+    The penalty runs the module itself, never a compiled forward: torch.compile does not do
+    the double backward a gradient penalty needs.
+    """
+    return lambda real, fake: penalty(discriminator, real, fake, weight, uniform)

@@ -24,9 +24,10 @@ from .device_data import (
 )
 from .distributed import join_world
 from .fast_path import image_layout, speed_up_for
+from .losses import loss_for, penalty_for, reports_probabilities
 from .nets import build_network, canonical_weights, load_canonical_weights
 from .optimizers import load_optimizer_state, make_optimizer, optimizer_state
-from .steps import GanSteps
+from .steps import GanSteps, penalty_term
 from .tensors import to_nhwc_numpy
 
 METRIC_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
@@ -36,6 +37,11 @@ class TorchTrainer:
     """Implements :class:`ganzoo.protocols.Trainer` for any card on torch.
 
     ``config.extra["torch_threads"]`` overrides the CPU thread count (default: every core).
+
+    One step is one generator update; with ``recipe.d_steps_per_g = k`` it first makes k
+    discriminator updates, each on its own batch, so a step consumes k batches and an epoch
+    (one pass over the images) has ``len(images) // (batch_size * k)`` steps; ``max_steps``
+    caps those steps (generator updates).
     """
 
     def __init__(self, recipe: Recipe, config: TrainConfig, images: np.ndarray):
@@ -72,12 +78,15 @@ class TorchTrainer:
             raise UsageError(f"batch size {self.batch_size} does not split evenly over "
                              f"{self.world.size} devices")
         self.rank_batch = self.batch_size // self.world.size
-        steps = len(self.images) // self.batch_size  # the last partial batch is dropped
+        self.batches_per_step = recipe.d_steps_per_g
+        # The last partial step's batches are dropped.
+        steps = len(self.images) // (self.batch_size * self.batches_per_step)
         if config.max_steps:
             steps = min(steps, int(config.max_steps))
         if steps < 1:
-            raise UsageError(f"{len(self.images)} images make no full batch of "
-                             f"{self.batch_size}; lower the batch size")
+            raise UsageError(f"{len(self.images)} images make no full step of "
+                             f"{self.batches_per_step} batch(es) of {self.batch_size}; lower "
+                             f"the batch size")
         self.steps_per_epoch = steps
         # Each rank draws its own noise; rank 0's stream is the single-process one.
         self.noise = NoiseSampler(recipe.noise, recipe.latent_dim,
@@ -86,6 +95,7 @@ class TorchTrainer:
             name: make_optimizer(recipe.optimizers[name], net.parameters())
             for name, net in self.networks.items()
         }
+        penalty = penalty_for(recipe)
         g_forward, d_forward = self.generator, self.discriminator
         if config.compile:
             g_forward, d_forward = _compiled(self.generator), _compiled(self.discriminator)
@@ -95,6 +105,12 @@ class TorchTrainer:
             self.noise, self.rank_batch, self.device, recipe.d_batches,
             g_forward=g_forward, d_forward=d_forward,
             sync_gradients=self.world.average_gradients if self.world.distributed else None,
+            loss=loss_for(recipe), probabilities=reports_probabilities(recipe),
+            # Interpolation weights from torch's global generator (private, seeded, saved).
+            penalty=None if penalty is None else penalty_term(
+                penalty, self.discriminator, recipe.penalty.weight,
+                lambda n: torch.rand(n, device=self.device)),
+            d_steps_per_g=recipe.d_steps_per_g,
         )
         self._step = self.steps.by_name(recipe.step)
         # Floating-point buffers (batch-norm statistics) that rank 0 broadcasts every step.
@@ -114,13 +130,18 @@ class TorchTrainer:
             raise ValueError(f"steps {start}..{start + count - 1} are outside the epoch's "
                              f"{self.steps_per_epoch} steps")
         order = self._epoch_order(epoch)
-        batch, mine = self.batch_size, self.rank_batch
+        batch, mine, k = self.batch_size, self.rank_batch, self.batches_per_step
         offset = self.world.rank * mine  # this rank's slice of each global batch
         sums = torch.zeros(len(METRIC_KEYS), device=self.device)
         with self.rng.active(), self._autocast():
             for i in range(start, start + count):
-                first = i * batch + offset
-                real = self.images.index_select(0, order[first : first + mine])
+                if k == 1:
+                    first = i * batch + offset
+                    index = order[first : first + mine]
+                else:  # batches i*k .. i*k+k-1, this rank's slice of each
+                    index = torch.cat([order[(i * k + j) * batch + offset:][:mine]
+                                       for j in range(k)])
+                real = self.images.index_select(0, index)
                 self.world.broadcast_buffers(self._buffers)
                 sums += torch.stack(self._step(real))
         self.world.broadcast_buffers(self._buffers)  # every rank ends the chunk identical
