@@ -184,7 +184,7 @@ def export_version(catalog: Catalog, store: RunStore, ref: str, output: Path, *,
     if not output.parent.is_dir():
         raise UsageError(f"cannot write {output}: the folder {output.parent} does not exist")
     record = store.resolve(ref)
-    source = record.path / WEIGHTS_NAME
+    source = store.verify_weights(record)
     if not source.is_file():
         raise WeightsFileError(f"{record.ref} has no weights file ({source})")
     checked = check_file(catalog, source)

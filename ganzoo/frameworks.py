@@ -35,7 +35,11 @@ def import_tensorflow() -> ModuleType:
         if _installed("torch"):
             import_torch()
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    from ganzoo.quiet import quiet_absl, quiet_native_stderr
+
+    with quiet_native_stderr():
+        import tensorflow as tf
+    quiet_absl()
 
     try:
         # Let a torch model share the GPU with a Keras one (ganzoo compare).

@@ -12,16 +12,18 @@ from ganzoo.errors import UsageError, WeightsFileError
 from ganzoo.images import save_grid
 from ganzoo.noise import draw_noise
 from ganzoo.protocols import Generator
-from ganzoo.weights import WEIGHTS_NAME, select_part
+from ganzoo.weights import select_part
 
 
 def weights_path_for(ref: str, catalog: Catalog | None = None) -> Path:
-    """The weights file of a registered version (an unknown model id suggests close ones)."""
+    """The weights file of a registered version (an unknown model id suggests close ones),
+    checked against the sha256 the index recorded for it."""
     from ganzoo.store import RunStore, parse_ref
 
     if catalog is not None:
         catalog.model(parse_ref(ref).model_id)
-    return RunStore().resolve(ref).path / WEIGHTS_NAME
+    store = RunStore()
+    return store.verify_weights(store.resolve(ref))
 
 
 def load_generator_from_file(catalog: Catalog, path: Path,

@@ -8,8 +8,9 @@ from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
-from ganzoo.errors import GanzooError
+from ganzoo.errors import EXIT_INTERRUPTED, GanzooError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -18,15 +19,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def guarded(func: F) -> F:
-    """Show a :class:`GanzooError` as one red line (no traceback) and exit with its code."""
+    """Show a :class:`GanzooError` as one red line (no traceback) and exit with its code.
+
+    The message is escaped: text in square brackets (``[height, width, channels]``, paths) is
+    shown as written, never taken for rich markup. A Ctrl-C that reaches here (the second one
+    during training) exits 130, the table's "interrupted" (docs/exit-codes.md).
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except GanzooError as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False,
+                              soft_wrap=True)
             raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            err_console.print("[yellow]interrupted[/]", highlight=False)
+            raise typer.Exit(EXIT_INTERRUPTED) from None
 
     return wrapper  # type: ignore[return-value]
 

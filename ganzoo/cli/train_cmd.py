@@ -74,8 +74,18 @@ def train(
     )
     if resume and epochs is None:
         raise UsageError("--resume needs --epochs: the total number of epochs to reach")
-    run_training(catalog, config, RunStore(), data_dir=data_dir, resume=resume,
-                 console=console, show_progress=progress, tensorboard=tensorboard)
+    record = run_training(catalog, config, RunStore(), data_dir=data_dir, resume=resume,
+                          console=console, show_progress=progress, tensorboard=tensorboard)
+    code = exit_code_for(record.status if record is not None else "complete")
+    if code:
+        raise typer.Exit(code)
+
+
+def exit_code_for(status: str) -> int:
+    """The exit code of a training that ended with ``status`` (docs/exit-codes.md)."""
+    from ganzoo.errors import EXIT_DIVERGED, EXIT_INTERRUPTED, EXIT_OK
+
+    return {"interrupted": EXIT_INTERRUPTED, "diverged": EXIT_DIVERGED}.get(status, EXIT_OK)
 
 
 def _launch_ranks(backend: str, devices: int) -> int | None:

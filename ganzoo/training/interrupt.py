@@ -1,4 +1,8 @@
-"""Ctrl-C handling: the first SIGINT asks the loop to stop at the next safe point."""
+"""Ctrl-C and SIGTERM: the first one asks the loop to stop at the next safe point.
+
+SIGTERM is what Slurm, Kubernetes and ``timeout`` send before they kill: it is treated like
+the first Ctrl-C (checkpoint, register as interrupted, exit 130), not as an instant exit.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,11 @@ from contextlib import contextmanager
 
 
 class StopRequest:
-    """Set by the first Ctrl-C; a second one raises KeyboardInterrupt as usual."""
+    """Set by the first Ctrl-C or SIGTERM; a second one raises KeyboardInterrupt as usual."""
 
     def __init__(self) -> None:
         self.requested = False
+        self.signal_name = ""
 
     def __bool__(self) -> bool:
         return self.requested
@@ -20,7 +25,8 @@ class StopRequest:
 
 @contextmanager
 def graceful_sigint(on_first: str = "") -> Iterator[StopRequest]:
-    """Within the block, Ctrl-C sets the returned flag instead of raising (main thread only).
+    """Within the block, Ctrl-C or SIGTERM sets the returned flag instead of raising (main
+    thread only).
 
     Stopping between chunks of steps, never inside one, means the saved state is always a
     consistent step boundary, so an interrupted run resumes exactly.
@@ -34,11 +40,14 @@ def graceful_sigint(on_first: str = "") -> Iterator[StopRequest]:
         if stop.requested:
             raise KeyboardInterrupt
         stop.requested = True
+        stop.signal_name = signal.Signals(signum).name
         if on_first:
-            print(on_first, flush=True)
+            print(on_first if signum == signal.SIGINT else f"{stop.signal_name}: {on_first}",
+                  flush=True)
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)

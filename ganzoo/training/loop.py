@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from rich.console import Console
+from rich.markup import escape
 
 from ganzoo import __version__
 from ganzoo.catalog import Catalog, ModelSpec
@@ -352,6 +353,6 @@ def _register(store: RunStore, spec: ModelSpec, config: TrainConfig, run: _Run, 
         "parent": parent,
     })
     style = {"complete": "green", "interrupted": "yellow", "diverged": "red"}[status]
-    run.console.print(f"[{style}]{message}[/] Registered [bold]{record.ref}[/] ({status}) "
-                      f"in {record.path}", highlight=False)
+    run.console.print(f"[{style}]{escape(message)}[/] Registered [bold]{record.ref}[/] "
+                      f"({status}) in {escape(str(record.path))}", highlight=False)
     return record

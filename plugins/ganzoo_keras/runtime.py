@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+
+# Before TensorFlow is imported (here, or earlier by the catalog): no INFO/WARNING C++ logs.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from ganzoo.errors import UsageError
 from ganzoo.frameworks import import_tensorflow
+from ganzoo.quiet import quiet_absl
 
 tf = import_tensorflow()
+quiet_absl()
 
 import keras  # noqa: E402  (only after tensorflow is imported the safe way)
 
