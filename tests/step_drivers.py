@@ -73,14 +73,15 @@ def torch_step(trainer, real: np.ndarray, noise: list[np.ndarray]) -> dict[str, 
     return dict(zip(METRICS, (float(m) for m in metrics), strict=True))
 
 
-def keras_trainer(recipe: Recipe, weights: dict[str, np.ndarray], batch: int):
-    """The Keras trainer for ``recipe`` with ``weights`` loaded."""
+def keras_trainer(recipe: Recipe, weights: dict[str, np.ndarray], batch: int,
+                  load: bool = True):
+    """The Keras trainer for ``recipe`` with ``weights`` loaded (``load`` False: its own)."""
     from ganzoo_keras.backend import create_backend
     from ganzoo_keras.canonical import from_canonical
 
     trainer = create_backend(None).create_trainer(
         None, recipe, _config(recipe, "keras", batch), _placeholder_images(recipe, batch))
-    for part in ("generator", "discriminator"):
+    for part in ("generator", "discriminator") if load else ():
         from_canonical(getattr(trainer, part), part, weights)
     return trainer
 
