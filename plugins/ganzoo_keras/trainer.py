@@ -28,9 +28,10 @@ from ganzoo_keras.builder import build_network, random_states
 from ganzoo_keras.canonical import from_canonical, to_canonical
 from ganzoo_keras.data import epoch_permutation, images_to_tensor
 from ganzoo_keras.inference import KerasGenerator
+from ganzoo_keras.losses import loss_for, penalty_for, reports_probabilities
 from ganzoo_keras.optimizers import make_optimizer
 from ganzoo_keras.runtime import keras, mirrored_strategy, resolve_device, tf
-from ganzoo_keras.steps import GanSteps
+from ganzoo_keras.steps import GanSteps, penalty_term
 
 METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
 PARTS = ("generator", "discriminator")
@@ -73,6 +74,10 @@ class KerasTrainer:
     ``strategy`` is the ``MirroredStrategy`` when ``config.devices > 1`` (else ``None``);
     ``replicas`` its number of devices. State and weights read the first replica's copies,
     which the strategy keeps identical to the others.
+
+    One step is one generator update; with ``recipe.d_steps_per_g = k`` it first makes k
+    discriminator updates, each on its own batch, so a step consumes k batches, an epoch (one
+    pass over the images) has ``n // (batch_size * k)`` steps and ``max_steps`` caps steps.
     """
 
     def __init__(self, recipe: Recipe, config: TrainConfig, images: np.ndarray):
@@ -93,9 +98,12 @@ class KerasTrainer:
         else:
             self.device = resolve_device(config.device)
         n = int(np.shape(images)[0])
-        steps = n // self.batch_size  # the last partial batch is dropped
+        self.batches_per_step = recipe.d_steps_per_g
+        # The last partial step's batches are dropped.
+        steps = n // (self.batch_size * self.batches_per_step)
         if steps == 0:
-            raise DatasetError(f"{n} images are fewer than one batch of {self.batch_size}")
+            raise DatasetError(f"{n} images are fewer than one step of "
+                               f"{self.batches_per_step} batch(es) of {self.batch_size}")
         self.steps_per_epoch = min(steps, config.max_steps) if config.max_steps else steps
         self._n = n
 
@@ -120,9 +128,16 @@ class KerasTrainer:
                 self.optimizers[part].build(self._model(part).trainable_variables)
             self.noise_rng = tf.random.Generator.from_seed(config.seed)
 
+        penalty = penalty_for(recipe)
         self.updates = GanSteps(self.generator, self.discriminator,
                                self.optimizers["generator"], self.optimizers["discriminator"],
-                               self._noise, recipe.d_batches, loss_scale=1.0 / self.replicas)
+                               self._noise, recipe.d_batches, loss_scale=1.0 / self.replicas,
+                               loss=loss_for(recipe),
+                               probabilities=reports_probabilities(recipe),
+                               penalty=None if penalty is None else penalty_term(
+                                   penalty, self.discriminator, recipe.penalty.weight,
+                                   self._uniform),
+                               d_steps_per_g=self.batches_per_step)
         self._step = self.updates.get(recipe.step)
         self.xla = use_xla(recipe, config, self.steps_per_epoch) and self.strategy is None
         image_spec = tf.TensorSpec((n, *recipe.image_shape), tf.float32)
@@ -148,11 +163,15 @@ class KerasTrainer:
             return self.noise_rng.uniform(shape, -1.0, 1.0, dtype=tf.float32)
         return self.noise_rng.normal(shape, dtype=tf.float32)
 
+    def _uniform(self, n: int) -> tf.Tensor:
+        # A penalty's interpolation weights: from the noise generator (seeded, saved).
+        return self.noise_rng.uniform((n,), 0.0, 1.0, dtype=tf.float32)
+
     def _loop(self, images: tf.Tensor, perm: tf.Tensor, start: tf.Tensor,
               count: tf.Tensor) -> tf.Tensor:
         # A plain while loop and a gathered index (not ``for i in tf.range`` and ``tf.slice``):
         # those make XLA treat ``start`` and ``count`` as constants and recompile every call.
-        batch = self.batch_size
+        batch = self.batch_size * self.batches_per_step  # images one step takes
         offsets = tf.range(batch)
         totals = tf.zeros([len(METRICS)], tf.float32)
         i = tf.constant(0)
@@ -168,14 +187,17 @@ class KerasTrainer:
     def _replicated_step(self, batch: tf.Tensor) -> tf.Tensor:
         """One step on every replica, each on its shard of ``batch``; the replicas' mean metrics."""
         shard = self.batch_size // self.replicas
+        k = self.batches_per_step
 
         def replica_step(images: tf.Tensor) -> tf.Tensor:
             replica = tf.distribute.get_replica_context().replica_id_in_sync_group
-            # A static shard shape (the steps read it) from a dynamic replica id.
+            # This replica's shard of each of the step's k batches, with a static shape (the
+            # steps read it) from a dynamic replica id.
+            batches = tf.reshape(images, [k, self.batch_size, *self.recipe.image_shape])
             return self._step(tf.reshape(
-                tf.slice(images, tf.stack([replica * shard, 0, 0, 0]),
-                         [shard, *self.recipe.image_shape]),
-                [shard, *self.recipe.image_shape]))
+                tf.slice(batches, tf.stack([0, replica * shard, 0, 0, 0]),
+                         [k, shard, *self.recipe.image_shape]),
+                [k * shard, *self.recipe.image_shape]))
 
         metrics = self.strategy.run(replica_step, args=(batch,))
         return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, metrics, axis=None)
