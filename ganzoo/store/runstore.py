@@ -162,7 +162,12 @@ class RunStore:
         self.read_only = not _writable(self.home) or (
             self.db_path.exists() and not _writable(self.db_path))
         if not self.read_only:
-            self._initialise()
+            try:
+                self._initialise()
+            except RegistryError as exc:
+                if "unreadable" not in str(exc):
+                    raise
+                # A corrupt index: every read says so; 'ganzoo runs reindex' rebuilds it.
 
     def _initialise(self) -> None:
         """Create the schema and switch to WAL (persistent), tolerating concurrent openers.
@@ -292,6 +297,8 @@ class RunStore:
                     raise
                 left = deadline - time.monotonic()
                 if left <= 0:
+                    # This process is done with the folder: 'runs gc' lists it as finished.
+                    (workdir / OWNER_NAME).unlink(missing_ok=True)
                     raise RegistrationPendingError(
                         f"could not register the finished run: the run index {self.db_path} "
                         f"stayed busy. Nothing is lost: the result is in {workdir}; register "
@@ -458,7 +465,8 @@ class RunStore:
                 owner = json.loads((path / OWNER_NAME).read_text(encoding="utf-8"))
             pid = owner.get("pid")
             live = isinstance(pid, int) and _alive(pid, owner.get("start_time"))
-            if not owner and time.time() - path.stat().st_mtime < 60:
+            if not owner and not (path / PENDING_NAME).exists() \
+                    and time.time() - path.stat().st_mtime < 60:
                 live = True  # just created: its owner file is being written
             size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
             out.append(WorkFolder(path, pid if isinstance(pid, int) else None, live,
