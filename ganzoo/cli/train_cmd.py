@@ -15,6 +15,7 @@ from ganzoo.errors import UsageError
 
 @guarded
 def train(
+    ctx: typer.Context,
     model_id: str = typer.Argument(..., help="Model id, e.g. dcgan-torch (see 'ganzoo list')."),
     data: str = typer.Option(None, "--data", "-d",
                              help="Dataset name (fashion, mnist). Default: the recipe's."),
@@ -34,8 +35,13 @@ def train(
                                   help="Cap the steps of each epoch (quick trials)."),
     log_every: int = typer.Option(20, "--log-every", min=1,
                                   help="Steps between metric read-backs and log lines."),
-    resume: str = typer.Option(None, "--resume",
-                               help="Continue a registered version (MODEL@N) up to --epochs."),
+    resume: str = typer.Option(
+        None, "--resume",
+        help="Continue a registered version (MODEL@N) up to --epochs. The saved run's "
+             "settings (recipe, data, split, batch size, seed, amp, devices) are kept; giving "
+             "one again with another value is an error. Only --epochs (the new total) and "
+             "--max-steps (a new cap per epoch) change the run; --device and --log-every "
+             "apply to this session."),
     progress: bool = typer.Option(True, help="Show the live progress bar."),
     tensorboard: Path = typer.Option(None, "--tensorboard",
                                      help="Also write TensorBoard scalars and images here."),
@@ -75,10 +81,25 @@ def train(
     if resume and epochs is None:
         raise UsageError("--resume needs --epochs: the total number of epochs to reach")
     record = run_training(catalog, config, RunStore(), data_dir=data_dir, resume=resume,
-                          console=console, show_progress=progress, tensorboard=tensorboard)
+                          console=console, show_progress=progress, tensorboard=tensorboard,
+                          given=_given_options(ctx))
     code = exit_code_for(record.status if record is not None else "complete")
     if code:
         raise typer.Exit(code)
+
+
+# TrainConfig fields and the ``train`` parameters that set them.
+_CONFIG_PARAMETERS = {"recipe": "recipe", "dataset": "data", "split": "split",
+                      "epochs": "epochs", "batch_size": "batch_size", "seed": "seed",
+                      "device": "device", "amp": "amp", "compile": "compile_",
+                      "log_every": "log_every", "max_steps": "max_steps", "devices": "devices"}
+
+
+def _given_options(ctx: typer.Context) -> frozenset[str]:
+    """The TrainConfig fields whose options were written on the command line (not defaults)."""
+    # By name: typer's click is vendored (typer._click), its ParameterSource enum private.
+    return frozenset(field for field, param in _CONFIG_PARAMETERS.items()
+                     if getattr(ctx.get_parameter_source(param), "name", None) == "COMMANDLINE")
 
 
 def exit_code_for(status: str) -> int:

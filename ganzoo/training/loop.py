@@ -13,6 +13,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -98,12 +99,15 @@ def train(
     console: Console | None = None,
     show_progress: bool = True,
     tensorboard: Path | None = None,
+    given: Collection[str] | None = None,
 ) -> VersionRecord | None:
     """Train ``config.model_id`` and register the result as a new version.
 
     With ``resume`` (a version reference of the same model), training continues exactly from
     that version's checkpoint up to ``config.epochs`` and registers a new version whose parent
-    is the resumed one. Under torchrun, ranks other than 0 return None.
+    is the resumed one; the saved run's config wins (see :func:`resumed_config`, which
+    ``given``, the fields the user wrote on the command line, feeds). Under torchrun, ranks
+    other than 0 return None.
     """
     console = console or Console()
     spec = catalog.model(config.model_id)
@@ -120,8 +124,7 @@ def train(
             raise UsageError(f"{previous.ref} has no checkpoint to resume from (imported "
                              "versions hold weights only); train a new version instead")
         saved = TrainConfig.from_dict(json.loads((previous.path / CONFIG_NAME).read_text()))
-        config = replace(saved, epochs=config.epochs, device=config.device,
-                         log_every=config.log_every)
+        config = resumed_config(saved, config, given)
         state, raw_position = load_checkpoint(previous.path / CHECKPOINT_NAME)
         position = Position(**raw_position)
         parent = previous.ref
@@ -185,6 +188,46 @@ def train(
         shutil.rmtree(workdir, ignore_errors=True)
         return None
     return _register(store, spec, config, run, status, message, parent, dataset.name)
+
+
+# What defines a run: a resumed run keeps the saved values, and a value given again on the
+# command line must equal the saved one (TrainConfig field -> the option that sets it).
+RUN_DEFINING = {"recipe": "--recipe", "dataset": "--data", "split": "--split",
+                "batch_size": "--batch-size", "seed": "--seed", "amp": "--amp",
+                "devices": "--devices"}
+
+
+def resumed_config(saved: TrainConfig, asked: TrainConfig,
+                   given: Collection[str] | None = None) -> TrainConfig:
+    """The config of a run resumed from ``saved`` when the user asked for ``asked``.
+
+    The rule: the saved run's config wins for everything that defines the run
+    (:data:`RUN_DEFINING`); a field in ``given`` (written on the command line) whose value
+    differs from the saved one is refused with a :class:`UsageError` naming the option and the
+    saved value. ``epochs`` (the new total) is always ``asked``'s; ``max_steps`` (a new cap per
+    epoch) is ``asked``'s when given, else the saved one; so is ``compile`` (torch.compile or
+    XLA: the same run, compiled or not); ``device`` and ``log_every`` (how this session runs)
+    are ``asked``'s. ``given=None`` (a caller without a command line) refuses nothing and takes
+    ``asked.max_steps`` when set.
+    """
+    for field, option in RUN_DEFINING.items():
+        ours, theirs = getattr(saved, field), getattr(asked, field)
+        if given is not None and field in given and ours != theirs:
+            raise UsageError(f"{option} {_option_value(theirs)} differs from the resumed run's "
+                             f"{_option_value(ours)}; a resumed run keeps its saved settings: "
+                             f"drop {option} or train a new version")
+    if given is None:
+        max_steps = asked.max_steps if asked.max_steps is not None else saved.max_steps
+        compile_ = saved.compile
+    else:
+        max_steps = asked.max_steps if "max_steps" in given else saved.max_steps
+        compile_ = asked.compile if "compile" in given else saved.compile
+    return replace(saved, epochs=asked.epochs, max_steps=max_steps, device=asked.device,
+                   log_every=asked.log_every, compile=compile_)
+
+
+def _option_value(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def process_rank() -> int:
