@@ -495,6 +495,9 @@ class RunStore:
         if record.weights_sha256 is None or not path.is_file():
             return path
         if _sha256(path) != record.weights_sha256:
+            from ganzoo.weights import read_weights
+
+            read_weights(path)  # a damaged file: its own checks say exactly what is wrong
             raise IntegrityError(
                 f"{path} was changed after {record.ref} was registered (its sha256 no longer "
                 "matches the index); refusing to use it. Restore the original file, or "
