@@ -32,7 +32,7 @@ def test_ctrl_c_then_resume_then_sample(tmp_path):
         time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=240)
-    assert proc.returncode == 0, out + err
+    assert proc.returncode == 130, out + err  # interrupted (docs/exit-codes.md)
     assert "Registered mlp-torch@1 (interrupted)" in out
     interrupted = RunStore(home).resolve("mlp-torch@1")
     assert interrupted.status == "interrupted" and interrupted.steps > 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import typer
@@ -11,6 +12,9 @@ import typer
 from ganzoo.cli.console import console, guarded, load_catalog
 from ganzoo.cli.ranks import run_ranks, torchrun_command
 from ganzoo.errors import UsageError
+
+# Where rank 0 of a torchrun launch writes the training's status for the launching CLI.
+STATUS_ENV = "GANZOO_STATUS_FILE"
 
 
 @guarded
@@ -83,6 +87,13 @@ def train(
     record = run_training(catalog, config, RunStore(), data_dir=data_dir, resume=resume,
                           console=console, show_progress=progress, tensorboard=tensorboard,
                           given=_given_options(ctx))
+    if "RANK" in os.environ:
+        # A torchrun rank exits 0 (any other code makes the agent report a failure); rank 0
+        # tells the launching CLI the outcome, which then exits with the table's code.
+        report = os.environ.get(STATUS_ENV)
+        if report and record is not None:
+            Path(report).write_text(record.status, encoding="utf-8")
+        return
     code = exit_code_for(record.status if record is not None else "complete")
     if code:
         raise typer.Exit(code)
@@ -122,7 +133,13 @@ def _launch_ranks(backend: str, devices: int) -> int | None:
                          f"(MirroredStrategy) models, not {backend} ones")
     command = torchrun_command(devices, sys.argv[1:])
     console.print(f"Launching {devices} ranks: {' '.join(command[1:])}", highlight=False)
-    return run_ranks(command, devices)
+    with tempfile.TemporaryDirectory(prefix="ganzoo-ranks-") as scratch:
+        report = Path(scratch) / "status"
+        os.environ[STATUS_ENV] = str(report)  # inherited by torchrun and its ranks
+        code = run_ranks(command, devices)
+        if code == 0 and report.is_file():
+            code = exit_code_for(report.read_text(encoding="utf-8").strip())
+    return code
 
 
 @guarded
