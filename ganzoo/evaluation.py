@@ -89,11 +89,17 @@ def latest_stored(record: VersionRecord) -> Evaluation | None:
 
 
 class Evaluator:
-    """Evaluates generators on one dataset under one protocol (n, seed, metric settings)."""
+    """Evaluates generators on one dataset under one protocol (n, seed, metric settings).
+
+    ``real_split`` is the reference: ``test`` (on disk, else its bundled copy) or a bundled
+    split such as ``bundled-test`` (read from the package only; the floor then comes from two
+    halves of it, so the numbers are the same on any machine). See
+    :func:`ganzoo.metrics.reference.reference_split_for`.
+    """
 
     def __init__(self, catalog: Catalog, dataset: str, n: int = DEFAULT_N, seed: int = 0,
                  settings: MetricSettings | None = None, data_dir: str | Path | None = None,
-                 cache: bool = True) -> None:
+                 cache: bool = True, real_split: str = REFERENCE_SPLIT) -> None:
         if n < 10:
             raise GanzooError(f"-n {n} is too few images to measure anything; use at least 10")
         self.catalog = catalog
@@ -104,12 +110,13 @@ class Evaluator:
         self.data_dir = data_dir
         self.cache = cache
         self.extractor = load_extractor(dataset)
-        self.reference = real_features(catalog, dataset, REFERENCE_SPLIT, n, seed,
+        self.real_split = real_split  # test (on disk, else bundled) or bundled-test
+        self.reference = real_features(catalog, dataset, real_split, n, seed,
                                        self.extractor, data_dir, cache)
         self.shares = class_shares(self.reference.labels, self.extractor.num_classes)
         self.stats = gaussian_stats(self.reference.feats.features)
         self.protocol = make_protocol(
-            dataset=dataset, n=n, seed=seed, real_split=REFERENCE_SPLIT,
+            dataset=dataset, n=n, seed=seed, real_split=real_split,
             real_n=self.reference.n, real_source=self.reference.source,
             extractor=self.extractor, settings=self.settings)
 

@@ -41,6 +41,18 @@ def guarded(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def print_json(data: Any) -> None:
+    """Print ``data`` as indented JSON on stdout: no colours, no wrapping (docs/cli-json.md)."""
+    import json
+
+    typer.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def width() -> int:
+    """The width to fit tables to: the terminal's, or $COLUMNS, or 80 in a pipe."""
+    return console.width
+
+
 @functools.lru_cache(maxsize=1)
 def load_catalog() -> Any:
     """The process's catalog, loaded once (plugins chosen by $GANZOO_PLUGINS)."""

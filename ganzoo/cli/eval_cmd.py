@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
 from rich.table import Table
 
-from ganzoo.cli.console import console, guarded, load_catalog
+from ganzoo.cli.console import console, err_console, guarded, load_catalog, print_json, width
+from ganzoo.errors import UsageError
+from ganzoo.tables import fit_table
 
 _METRICS = (  # key, label, format
     ("fid", "FID ↓", "{:.2f}"),
@@ -31,29 +32,41 @@ def evaluate(
     seed: int = typer.Option(0, help="Noise seed (and real-subset seed when n < 10,000)."),
     data_dir: Path = typer.Option(None, "--data-dir",
                                   help="A folder with fashion-mnist/ and mnist/ IDX files."),
-    as_json: bool = typer.Option(False, "--json", help="Print the protocol and results as JSON."),
+    split: str = typer.Option(
+        None, "--split", help="The training split whose reference to measure against: a "
+        "bundled split (bundled-test) is measured against bundled-test, offline, reference "
+        "and floor from the package; any other against test. Default: the version's own."),
+    as_json: bool = typer.Option(False, "--json", help="Print the protocol and results as JSON "
+                                 "(schema: docs/cli-json.md)."),
 ) -> None:
     """Measure a version (FID, KID, precision, recall, IS-like, class coverage) and store it."""
     from ganzoo.evaluation import Evaluator
     from ganzoo.metrics.protocol import describe
+    from ganzoo.metrics.reference import reference_split_for
     from ganzoo.store import RunStore
 
     catalog = load_catalog()
     store = RunStore()
     record = store.resolve(ref)
     dataset = data or record.dataset
+    out = err_console if as_json else console  # stdout holds only the JSON
+    if split is not None:
+        catalog.dataset(dataset).split(split)  # an unknown split: a usage error naming the others
+    real_split = reference_split_for(split if split is not None else record.split)
     if dataset != record.dataset:
-        console.print(f"[yellow]note:[/] {record.ref} was trained on {record.dataset}; "
+        out.print(f"[yellow]note:[/] {record.ref} was trained on {record.dataset}; "
                       f"measuring it against {dataset}.")
-    with console.status(f"Preparing the {dataset} reference set and the real floor..."):
-        evaluator = Evaluator(catalog, dataset, n, seed, data_dir=data_dir)
+    with out.status(f"Preparing the {dataset}/{real_split} reference and the real floor..."):
+        evaluator = Evaluator(catalog, dataset, n, seed, data_dir=data_dir,
+                              real_split=real_split)
         evaluator.floor  # noqa: B018 - computed (or read from the cache) under the spinner
-    with console.status(f"Evaluating {record.ref}: generating and measuring {n:,} images..."):
+    with out.status(f"Evaluating {record.ref}: generating and measuring {n:,} images..."):
         result = evaluator.evaluate(record)
     store.add_evaluation(record.ref, result.protocol, result.results)
     if as_json:
-        console.print_json(json.dumps({"ref": record.ref, "protocol": result.protocol,
-                                       "results": result.results}))
+        print_json({"ref": record.ref, "model_id": record.model_id, "dataset": dataset,
+                    "real_split": real_split, "protocol": result.protocol,
+                    "protocol_key": result.key, "results": result.results})
         return
     floor = result.results["floor"]
     table = Table(title=f"{record.ref} on {dataset}", title_justify="left")
@@ -62,7 +75,11 @@ def evaluate(
     table.add_column("real floor", justify="right", style="dim")
     for key, label, fmt in _METRICS:
         table.add_row(label, fmt.format(result.results[key]), fmt.format(floor[key]))
+    fit_table(table, width(), whole=(record.ref,))
     console.print(table)
+    if real_split.startswith("bundled-"):
+        console.print(f"Reference and floor: {dataset}/{real_split}, the copy shipped with "
+                      "ganzoo.", highlight=False)
     console.print(f"Protocol: {describe(result.protocol)}.", highlight=False)
     console.print(f"Real floor: {floor['method']}.", highlight=False)
     console.print(f"Predicted classes: {result.results['class_histogram']}", highlight=False)
@@ -89,16 +106,38 @@ def compare(
                                     "protocol is stored."),
     stored: bool = typer.Option(False, "--stored",
                                 help="Use only stored evaluations (latest of each version)."),
+    split: str = typer.Option(
+        None, "--split", help="Training split of missing models (train, test, or bundled-test: "
+        "shipped with ganzoo, fully offline); chosen versions are kept to it. A bundled split "
+        "is judged against bundled-test. Default: train, judged against test."),
+    max_steps: int = typer.Option(None, "--max-steps", min=1,
+                                  help="Cap each epoch of the missing models' training at N "
+                                       "steps (quick trials); part of the budget."),
     progress: bool = typer.Option(True, help="Show training progress bars."),
+    as_json: bool = typer.Option(False, "--json", help="Print report.json on stdout instead of "
+                                 "the table (schema: docs/cli-json.md)."),
 ) -> None:
-    """Compare models side by side: a ranked table and a report folder with pictures."""
+    """Compare models side by side: a ranked table and a report folder with pictures.
+
+    Budgets are compared in images seen (steps x batch): rows trained on different numbers
+    of images are flagged.
+    """
     from ganzoo.compare import rich_table, run_compare
 
-    report = run_compare(load_catalog(), refs, dataset=data, n=n, seed=seed,
+    catalog = load_catalog()
+    if split is not None:
+        catalog.dataset(data).split(split)  # an unknown split: a usage error naming the others
+    if max_steps is not None and epochs is None:
+        raise UsageError("--max-steps is part of the budget: give --epochs N with it")
+    report = run_compare(catalog, refs, dataset=data, n=n, seed=seed,
                          train_missing=train_missing, epochs=epochs, out_dir=output,
-                         data_dir=data_dir, fresh=fresh, stored_only=stored, console=console,
-                         show_progress=progress)
-    console.print(rich_table(report))
+                         data_dir=data_dir, fresh=fresh, stored_only=stored,
+                         console=err_console if as_json else console,
+                         show_progress=progress, split=split, max_steps=max_steps)
+    if as_json:
+        print_json(report.to_json())
+        return
+    console.print(rich_table(report, width=width()))
     for note in report.notes:
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     folder = Path(report.files["report.md"]).parent

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from ganzoo import __version__
-from ganzoo.compare.cells import floor_cells, floor_label, row_cells
+from ganzoo.compare.cells import UNEQUAL, floor_cells, floor_label, row_cells
 from ganzoo.compare.report import BEST, COLUMNS, CompareReport
 from ganzoo.metrics.protocol import describe
 
@@ -26,7 +26,15 @@ def markdown(report: CompareReport) -> str:
     if report.floor and report.comparable:
         lines.append(f"| *{floor_label(report)}* | | " + " | ".join(floor_cells(report)) + " |")
     lines += ["", f"{BEST} marks the best value of each ranked column. img/s and wall are the "
-              "training run's own records (throughput and training time)."]
+              "training run's own records (throughput and training time); images seen is the "
+              "training budget (steps x batch size)."]
+    if not report.equal_budgets:
+        lines += ["", f"**{UNEQUAL} Unequal budgets**: the rows saw different numbers of "
+                  "training images, so this is not a comparison at one budget (see the notes)."]
+    protocol = report.protocol or {}
+    if str(protocol.get("real_split", "")).startswith("bundled-"):
+        lines += ["", f"Reference and real floor: {protocol.get('dataset')}/"
+                  f"{protocol.get('real_split')}, the copy shipped with ganzoo."]
     lines += ["", "## Protocol", ""]
     if report.comparable and report.protocol:
         lines += [describe(report.protocol) + ".", "", "```json",
@@ -48,8 +56,9 @@ def markdown(report: CompareReport) -> str:
     lines += ["", "## Models", ""]
     for c in report.contenders:
         r = c.record
+        budget = c.budget.describe() if c.budget else f"{r.epochs} epochs / {r.steps:,} steps"
         lines.append(f"- **{r.ref}** ({r.status}): family {r.family}, backend {r.backend}, "
-                     f"recipe {r.recipe}, {r.epochs} epochs / {r.steps:,} steps on "
+                     f"recipe {r.recipe}, {budget} on "
                      f"{r.dataset}/{r.split}" + (", trained for this comparison"
                                                  if c.trained_now else "")
                      + f"; folder `{r.path}`.")

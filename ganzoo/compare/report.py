@@ -9,6 +9,8 @@ from typing import Any
 
 from ganzoo import __version__
 from ganzoo.catalog import Catalog
+from ganzoo.compare.budget import Budget, budget_of, unequal_budgets
+from ganzoo.data.spec import BUNDLED_PREFIX
 from ganzoo.errors import GanzooError
 from ganzoo.evaluation import Evaluation
 from ganzoo.metrics.protocol import differences
@@ -32,13 +34,19 @@ def _millions(v: float) -> str:
     return f"{v / 1e6:.2f}M" if v >= 1e5 else f"{v / 1e3:.0f}k"
 
 
+def _count(v: float) -> str:
+    if v >= 1e6:
+        return f"{v / 1e6:.2f}M"
+    return f"{v / 1e3:.1f}k" if v >= 1e4 else f"{v:,.0f}"
+
+
 def _duration(v: float) -> str:
     return f"{v / 60:.1f} min" if v >= 120 else f"{v:.0f} s"
 
 
 COLUMNS = (
     Column("params", "params (G+D)", None, _millions, metric=False),
-    Column("epochs", "epochs", None, lambda v: f"{v:g}", metric=False),
+    Column("images_seen", "images seen", None, _count, metric=False),
     Column("images_per_s", "img/s", "high", lambda v: f"{v:,.0f}", metric=False),
     Column("wall_time_s", "wall", "low", _duration, metric=False),
     Column("fid", "FID ↓", "low", lambda v: f"{v:.2f}"),
@@ -59,13 +67,20 @@ class Contender:
     evaluation: Evaluation | None
     trained_now: bool = False
     best: list[str] = field(default_factory=list)
+    budget: Budget | None = None
+
+    def __post_init__(self) -> None:
+        if self.budget is None:
+            self.budget = budget_of(self.record)
 
     def values(self) -> dict[str, float | None]:
         results = self.evaluation.results if self.evaluation else {}
         r = self.record
         out: dict[str, float | None] = {
             "params": float(sum(self.params.values())) if self.params else None,
-            "epochs": float(r.epochs), "images_per_s": r.images_per_s,
+            "images_seen": (float(self.budget.images_seen)
+                            if self.budget and self.budget.images_seen is not None else None),
+            "images_per_s": r.images_per_s,
             "wall_time_s": r.wall_time_s,
         }
         for col in COLUMNS:
@@ -86,6 +101,8 @@ class CompareReport:
     notes: list[str]
     created: str
     files: dict[str, str] = field(default_factory=dict)
+    equal_budgets: bool = True
+    split: str | None = None  # the training split asked for (--split), None: not asked
 
     def protocol_labels(self) -> dict[str, str]:
         """A letter per distinct protocol, in order of appearance."""
@@ -101,6 +118,8 @@ class CompareReport:
             "created": self.created,
             "ganzoo_version": __version__,
             "comparable": self.comparable,
+            "equal_budgets": self.equal_budgets,
+            "split": self.split,
             "protocol": self.protocol,
             "floor": self.floor,
             "notes": self.notes,
@@ -109,7 +128,8 @@ class CompareReport:
                 "ref": c.record.ref, "model_id": c.record.model_id, "family": c.record.family,
                 "backend": c.record.backend, "recipe": c.record.recipe,
                 "status": c.record.status, "dataset": c.record.dataset,
-                "epochs": c.record.epochs, "steps": c.record.steps,
+                "split": c.record.split, "epochs": c.record.epochs, "steps": c.record.steps,
+                "budget": c.budget.to_dict() if c.budget else None,
                 "images_per_s": c.record.images_per_s, "wall_time_s": c.record.wall_time_s,
                 "params": c.params, "trained_now": c.trained_now,
                 "protocol_key": c.evaluation.key if c.evaluation else None,
@@ -158,8 +178,13 @@ def mark_best(contenders: list[Contender], comparable: bool) -> None:
 
 def build_report(catalog: Catalog, dataset: str, chosen: list[tuple[VersionRecord, bool]],
                  evaluations: list[Evaluation | None], protocol: dict[str, Any] | None,
-                 floor_results: dict[str, Any] | None) -> CompareReport:
-    """Assemble contenders, check their protocols agree, mark the best, collect notes."""
+                 floor_results: dict[str, Any] | None, *,
+                 split: str | None = None) -> CompareReport:
+    """Assemble contenders, check their protocols agree, mark the best, collect notes.
+
+    ``split`` is the training split asked for (``--split``); the reference's own split is read
+    from the protocol, and said in a note when it is a bundled copy.
+    """
     contenders = [Contender(record, parameter_counts(catalog, record), ev, trained)
                   for (record, trained), ev in zip(chosen, evaluations, strict=True)]
     keys = {c.evaluation.key for c in contenders if c.evaluation is not None}
@@ -176,10 +201,12 @@ def build_report(catalog: Catalog, dataset: str, chosen: list[tuple[VersionRecor
     missing = [c.record.ref for c in contenders if c.evaluation is None]
     if missing:
         notes.append(f"No stored evaluation for {', '.join(missing)} (run 'ganzoo eval').")
-    epochs = sorted({c.record.epochs for c in contenders})
-    if len(epochs) > 1:
-        notes.append(f"The versions were trained for different numbers of epochs "
-                     f"({', '.join(map(str, epochs))}): not the same budget.")
+    unequal = unequal_budgets({c.record.ref: c.budget for c in contenders if c.budget})
+    if unequal:
+        notes.append(unequal)
+    splits = sorted({c.record.split for c in contenders})
+    if len(splits) > 1:
+        notes.append(f"The versions were trained on different splits ({', '.join(splits)}).")
     for c in contenders:
         if c.record.status != "complete":
             notes.append(f"{c.record.ref} is {c.record.status}, not complete.")
@@ -188,8 +215,32 @@ def build_report(catalog: Catalog, dataset: str, chosen: list[tuple[VersionRecor
     if floor_results is None and comparable:
         floor_results = next((c.evaluation.results.get("floor") for c in contenders
                               if c.evaluation is not None), None)
+    notes += reference_notes(protocol, floor_results, contenders)
     mark_best(contenders, comparable)
     created = dt.datetime.now().isoformat(timespec="seconds")
-    return CompareReport(dataset, contenders, protocol, floor_results, comparable, notes, created)
+    return CompareReport(dataset, contenders, protocol, floor_results, comparable, notes, created,
+                         equal_budgets=unequal is None, split=split)
+
+
+def reference_notes(protocol: dict[str, Any] | None, floor_results: dict[str, Any] | None,
+                    contenders: list[Contender]) -> list[str]:
+    """Where the reference and the floor come from, when that is a copy shipped with ganzoo."""
+    real_split = str((protocol or {}).get("real_split") or "")
+    if not real_split.startswith(BUNDLED_PREFIX):
+        return []
+    dataset = (protocol or {}).get("dataset")
+    out = [f"The reference ({(protocol or {}).get('real_n', 0):,} images) and the real floor come "
+           f"from {dataset}/{real_split}, the copy of the {real_split.removeprefix(BUNDLED_PREFIX)}"
+           " split shipped with ganzoo: the same numbers on any machine, offline."
+           + (f" Floor: {floor_results['method']}." if floor_results and
+              floor_results.get("method") else "")]
+    base = real_split.removeprefix(BUNDLED_PREFIX)
+    same = [c.record.ref for c in contenders
+            if c.record.split.removeprefix(BUNDLED_PREFIX) == base]
+    if same:
+        out.append(f"{', '.join(same)} trained on the reference images themselves "
+                   f"({real_split}): the scores measure how well a model fits them, not how it "
+                   "generalises.")
+    return out
 
 

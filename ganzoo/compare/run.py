@@ -15,6 +15,7 @@ from ganzoo.compare.report import CompareReport, build_report
 from ganzoo.compare.selection import resolve_versions
 from ganzoo.errors import UsageError
 from ganzoo.evaluation import Evaluation, Evaluator, find_stored, latest_stored
+from ganzoo.metrics.reference import reference_split_for
 from ganzoo.store import RunStore
 from ganzoo.training.metrics_log import METRICS_NAME
 from ganzoo.training.plots import plot_losses
@@ -25,22 +26,29 @@ def run_compare(catalog: Catalog, refs: list[str], *, dataset: str, n: int, seed
                 epochs: int | None = None, out_dir: Path | None = None,
                 data_dir: str | Path | None = None, fresh: bool = False,
                 stored_only: bool = False, console: Console | None = None,
-                show_progress: bool = True) -> CompareReport:
-    """Choose (or train) the versions, evaluate them, and write the report folder."""
+                show_progress: bool = True, split: str | None = None,
+                max_steps: int | None = None) -> CompareReport:
+    """Choose (or train) the versions, evaluate them, and write the report folder.
+
+    ``split`` is the training split of missing models (and keeps chosen versions to it); it
+    also picks the real reference (:func:`reference_split_for`): a bundled split is judged
+    against the bundled test copy, offline. ``max_steps`` caps each epoch of that training.
+    """
     if not refs:
         raise UsageError("name at least one model to compare")
     store = store or RunStore()
     console = console or Console()
     chosen = resolve_versions(catalog, store, refs, dataset, train_missing=train_missing,
                               epochs=epochs, seed=seed, data_dir=data_dir, console=console,
-                              show_progress=show_progress)
+                              show_progress=show_progress, split=split, max_steps=max_steps)
     protocol = floor_results = None
     evaluations: list[Evaluation | None] = []
     if stored_only:
         evaluations = [latest_stored(record) for record, _ in chosen]
     else:
         with console.status(f"Preparing the {dataset} reference set and the real floor..."):
-            evaluator = Evaluator(catalog, dataset, n, seed, data_dir=data_dir)
+            evaluator = Evaluator(catalog, dataset, n, seed, data_dir=data_dir,
+                                  real_split=reference_split_for(split))
             floor_results = evaluator.floor
         protocol = evaluator.protocol
         for record, _ in chosen:
@@ -50,7 +58,8 @@ def run_compare(catalog: Catalog, refs: list[str], *, dataset: str, n: int, seed
                     found = evaluator.evaluate(record)
                 store.add_evaluation(record.ref, found.protocol, found.results)
             evaluations.append(found)
-    report = build_report(catalog, dataset, chosen, evaluations, protocol, floor_results)
+    report = build_report(catalog, dataset, chosen, evaluations, protocol, floor_results,
+                          split=split)
     out_dir = Path(out_dir) if out_dir is not None else Path(
         f"compare-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}")
     write_report(report, out_dir, catalog, seed)

@@ -26,6 +26,19 @@ from ganzoo.metrics.suite import FeatureSet, MetricSettings, measure
 CACHE_ENV = "GANZOO_CACHE"
 REFERENCE_SPLIT = "test"
 FLOOR_SPLIT = "train"
+BUNDLED_PREFIX = "bundled-"
+
+
+def reference_split_for(training_split: str | None) -> str:
+    """The real reference for models trained on ``training_split``.
+
+    A bundled split (``bundled-test``) is measured against ``bundled-test``: reference and
+    floor come from the package, offline, the same on every machine. Any other split (or None)
+    against ``test`` (on disk, else its bundled copy).
+    """
+    if training_split and training_split.startswith(BUNDLED_PREFIX):
+        return f"{BUNDLED_PREFIX}{REFERENCE_SPLIT}"
+    return REFERENCE_SPLIT
 
 
 def metrics_cache_dir() -> Path:
@@ -121,14 +134,19 @@ def floor(catalog: Any, reference: RealSet, extractor: Extractor, settings: Metr
     path = metrics_cache_dir() / f"floor-{reference.dataset}-{key[:20]}.json"
     if cache and path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
-    try:
-        other = real_features(catalog, reference.dataset, FLOOR_SPLIT, reference.n,
-                              reference.seed, extractor, data_dir, cache)
+    other = None
+    if not reference.split.startswith(BUNDLED_PREFIX):  # a bundled reference stays bundled
+        try:
+            other = real_features(catalog, reference.dataset, FLOOR_SPLIT, reference.n,
+                                  reference.seed, extractor, data_dir, cache)
+        except DatasetNotFoundError:
+            other = None
+    if other is not None:
         results = measure(other.feats, reference.feats, reference_shares, settings,
                           reference.seed)
         how = {"real_split": other.split, "real_n": other.n, "against": reference.describe(),
                "method": f"{other.describe()} vs {reference.describe()}"}
-    except DatasetNotFoundError:
+    else:
         half = min(reference.n, reference.total // 2)
         # Halves of the whole split, so the two sets never share an image.
         data = _load(catalog, reference.dataset, reference.split, data_dir)
@@ -142,8 +160,10 @@ def floor(catalog: Any, reference: RealSet, extractor: Extractor, settings: Metr
                    "higher at fewer samples)" if half < reference.n else "")
         how = {"real_split": reference.split, "real_n": half, "against": f"the other {half:,}",
                "method": f"{reference.dataset}/{reference.split}: two disjoint sets of "
-                         f"{half:,} images (seed {reference.seed}), as no {FLOOR_SPLIT} split "
-                         f"is on disk{smaller}"}
+                         f"{half:,} images (seed {reference.seed}), as "
+                         + (f"the reference is the bundled copy{smaller}"
+                            if reference.split.startswith(BUNDLED_PREFIX)
+                            else f"no {FLOOR_SPLIT} split is on disk{smaller}")}
     out = {**how, **results}
     if cache:
         path.parent.mkdir(parents=True, exist_ok=True)
