@@ -316,3 +316,51 @@ def test_registration_waits_do_not_take_longer_than_the_patience(tmp_path):
     finally:
         lock.close()
     assert time.monotonic() - start < 5
+
+
+# -- concurrency: four trainings and a reader into one home -----------------------------------
+
+READER = """
+import json, sys, time
+from pathlib import Path
+from ganzoo.store import RunStore
+home, stop = Path(sys.argv[1]), Path(sys.argv[2])
+reads, seen = 0, 0
+while not stop.exists():
+    seen = max(seen, len(RunStore(home).list()))
+    reads += 1
+    time.sleep(0.02)
+print(json.dumps({"reads": reads, "seen": seen}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.torch
+def test_four_trainings_and_a_reader_lose_no_version(tmp_path):
+    home = tmp_path / "home"
+    RunStore(home)
+    env = dict(os.environ, GANZOO_HOME=str(home), GANZOO_PLUGINS="torch", OMP_NUM_THREADS="1")
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(home), str(stop)], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    trainings = [subprocess.Popen(
+        [sys.executable, "-m", "ganzoo", "train", "mlp-torch", "--data", "fashion", "--split",
+         "bundled-test", "--epochs", "1", "--max-steps", "3", "--log-every", "1",
+         "--seed", str(seed), "--no-progress"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for seed in range(4)]
+    outputs = [p.communicate(timeout=600) for p in trainings]
+    stop.write_text("")
+    read_out, read_err = reader.communicate(timeout=120)
+    for proc, (out, err) in zip(trainings, outputs, strict=True):
+        assert proc.returncode == 0, out + err
+    assert reader.returncode == 0, read_err
+    assert json.loads(read_out)["reads"] > 0
+
+    store = RunStore(home)
+    records = store.list()
+    assert [r.version for r in records] == [1, 2, 3, 4]
+    assert sorted(r.seed for r in records) == [0, 1, 2, 3]  # one version per training
+    for record in records:
+        assert record.status == "complete"
+        assert store.verify_weights(record).is_file()
+    assert store.disagreements() == [] and not list((home / "work").iterdir())
