@@ -71,9 +71,13 @@ def check_digest(digest: str, file: IdxFile, split: SplitSpec, spec: DatasetSpec
 
 
 def check_labels(labels: np.ndarray, spec: DatasetSpec, source: str) -> None:
-    """That every label names one of the dataset's classes."""
-    if labels.size and int(labels.max()) >= len(spec.classes):
-        bad = int(np.argmax(labels >= len(spec.classes)))
+    """That every label names one of the dataset's classes: 0 <= label < len(classes).
+
+    (A signed .npz label of -1 would otherwise become 255 in the uint8 labels.)
+    """
+    outside = (labels < 0) | (labels >= len(spec.classes))
+    if labels.size and outside.any():
+        bad = int(np.argmax(outside))
         raise DatasetMismatchError(
             f"{source}: label {int(labels[bad])} at index {bad}, but {spec.name} has "
             f"{len(spec.classes)} classes (0-{len(spec.classes) - 1}): not {spec.title} labels."
