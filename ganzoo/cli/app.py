@@ -7,6 +7,9 @@ import importlib
 import typer
 
 from ganzoo import __version__
+from ganzoo.cli.help_format import hide_flag_metavars
+
+hide_flag_metavars()  # flags take no value: no "--version <bool>" in --help
 
 app = typer.Typer(
     name="ganzoo",

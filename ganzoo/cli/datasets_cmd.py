@@ -10,8 +10,9 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from ganzoo.cli.console import console, guarded, load_catalog
+from ganzoo.cli.console import console, guarded, load_catalog, print_json, width
 from ganzoo.errors import DatasetError
+from ganzoo.tables import fit_table
 
 if TYPE_CHECKING:
     from ganzoo.data import DatasetSpec, SplitSpec
@@ -44,14 +45,19 @@ def datasets(
     verify: bool = typer.Option(
         False, "--verify", help="Read every file found and check its sha256 (a few seconds)."
     ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table "
+                                 "(schema: docs/cli-json.md)."),
 ) -> None:
     """Every dataset and split: images, licence, and where it resolves right now (no download)."""
     from ganzoo.data import cache_dir, downloads_enabled, remedy
 
     catalog = load_catalog()
+    if as_json:
+        print_json(_datasets_json(catalog, data_dir, verify))
+        return
     table = Table(title="ganzoo datasets", title_justify="left")
     table.add_column("dataset")
-    table.add_column("split")
+    table.add_column("split")  # a name to type after --split: never cut
     table.add_column("images", justify="right")
     table.add_column("licence")
     table.add_column("resolves now", overflow="fold")
@@ -62,8 +68,9 @@ def datasets(
             status = _status(spec, split, data_dir, verify)
             if status.plain.startswith("not found"):
                 missing.setdefault(spec.name, []).append(split)
-            table.add_row(f"{spec.name} ({spec.title})", split.name, f"{split.count:,}",
+            table.add_row(f"{spec.name}\n({spec.title})", split.name, f"{split.count:,}",
                           spec.licence, status)
+    fit_table(table, width(), whole=("dataset", "split"), drop=("licence", "images"))
     console.print(table)
     for name, splits in missing.items():
         spec = catalog.datasets[name]
@@ -76,6 +83,38 @@ def datasets(
     cache = escape(str(cache_dir()))
     console.print(f"[dim]Cache: {cache}. Load a split with --data NAME --split SPLIT.[/]",
                   highlight=False, soft_wrap=True)
+
+
+def _datasets_json(catalog: object, data_dir: Path | None,
+                   verify: bool) -> list[dict[str, object]]:
+    """'ganzoo datasets --json': one entry per split (docs/cli-json.md)."""
+    from ganzoo.data import load_dataset, remedy, resolve
+
+    out: list[dict[str, object]] = []
+    datasets = catalog.datasets  # type: ignore[attr-defined]
+    for name in sorted(datasets):
+        spec = datasets[name]
+        for split in spec.splits:
+            resolution = resolve(spec, split, data_dir)
+            found = resolution.found
+            entry: dict[str, object] = {
+                "dataset": spec.name, "title": spec.title, "split": split.name,
+                "images": split.count, "licence": spec.licence, "bundled": split.bundled,
+                "found": found is not None,
+                "location": str(found.location) if found else None,
+                "place": found.label if found else None,
+                "fix": None if found else remedy(spec, split),
+            }
+            if verify and found is not None:
+                try:
+                    entry["verified"] = str(load_dataset(spec, split=split.name,
+                                                         data_dir=data_dir,
+                                                         download=False).verified)
+                except DatasetError as exc:
+                    entry["verified"] = None
+                    entry["error"] = str(exc)
+            out.append(entry)
+    return out
 
 
 def register(app: typer.Typer) -> None:

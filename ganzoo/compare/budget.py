@@ -57,10 +57,22 @@ def budget_of(record: VersionRecord) -> Budget:
                   int(cap) if isinstance(cap, int) and cap > 0 else None)
 
 
+def budgets_agree(budgets: list[Budget]) -> bool:
+    """True when every budget saw the same images, give or take one batch.
+
+    Whole epochs of different batch sizes drop different remainders (60,000 images are 468
+    batches of 128, 59,904 images): within the largest batch size is the same budget.
+    """
+    seen = [b.images_seen for b in budgets]
+    if any(s is None for s in seen):
+        return len({(b.epochs, b.steps, b.max_steps) for b in budgets}) <= 1
+    slack = max(b.batch_size or 0 for b in budgets)
+    return max(seen) - min(seen) <= slack  # type: ignore[type-var, operator]
+
+
 def unequal_budgets(budgets: dict[str, Budget]) -> str | None:
     """A note when the versions saw different numbers of images (None when all agree)."""
-    seen = {ref: b.images_seen for ref, b in budgets.items()}
-    if len(budgets) < 2 or len(set(seen.values())) <= 1:
+    if len(budgets) < 2 or budgets_agree(list(budgets.values())):
         return None
     parts = ", ".join(f"{ref} {b.describe()}" for ref, b in budgets.items())
     return (f"Unequal budgets: {parts}. The rows were not trained on the same number of images, "
