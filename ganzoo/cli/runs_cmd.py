@@ -44,7 +44,7 @@ def runs(
         table.add_column(col, justify="right" if col in ("epochs", "steps", "img/s") else "left")
     for r in records:
         m = r.final_metrics
-        if False:
+        if r.imported_from is not None:
             # Imported weights: no training ran here, so no steps, speed or losses to show.
             table.add_row(
                 r.ref, f"[cyan]imported[/] from {escape(r.imported_from)}", r.recipe,
