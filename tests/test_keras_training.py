@@ -20,6 +20,8 @@ from ganzoo.cards import builtin_cards
 from ganzoo.protocols import TrainConfig
 from ganzoo.training.checkpoint import load_checkpoint, save_checkpoint
 from ganzoo_keras.backend import create_backend
+from ganzoo_keras.builder import random_states
+from ganzoo_keras.canonical import from_canonical
 from ganzoo_keras.data import epoch_permutation, images_to_tensor
 from ganzoo_keras.runtime import tf
 from ganzoo_keras.trainer import KerasTrainer, use_xla
@@ -106,10 +108,20 @@ def test_combined_generator_update_leaves_the_discriminator_untouched(combined):
 
 def test_combined_discriminator_update_leaves_the_generator_untouched(combined):
     updates = combined.updates
-    d_before, g_before = snapshot(combined.discriminator), snapshot(combined.generator)
     real = combined.images[:BATCH]
+    # What D says of the real batch before its update, with the very dropout masks the update
+    # will draw: its weights, BN statistics and seed states are put back after the look.
+    d_vars = [*combined.discriminator.weights,
+              *(v for layer in combined.discriminator.layers for v in random_states(layer))]
+    saved = [np.array(v.numpy()) for v in d_vars]
+    expected_real = float(tf.reduce_mean(tf.sigmoid(combined.discriminator(real,
+                                                                           training=True))))
+    for var, value in zip(d_vars, saved, strict=True):
+        var.assign(value)
+    d_before, g_before = snapshot(combined.discriminator), snapshot(combined.generator)
     d_loss, d_real, d_fake = tf.function(updates.combined_discriminator_update)(real)
-    assert 0 < float(d_real) < 1 and 0 < float(d_fake) < 1 and np.isfinite(float(d_loss))
+    assert float(d_real) == pytest.approx(expected_real, rel=1e-5)
+    assert np.isfinite(float(d_loss)) and np.isfinite(float(d_fake))
     for before, after in zip(g_before, snapshot(combined.generator), strict=True):
         np.testing.assert_array_equal(before, after)  # fakes come from inference mode
     assert any(not np.array_equal(b, a)
@@ -129,7 +141,12 @@ def test_deterministic_and_resumable(kind, images, tmp_path):
     metrics = first.run_steps(0, 0, 3)
     assert set(metrics) == {"d_loss", "g_loss", "d_real", "d_fake"}
     assert all(np.isfinite(v) for v in metrics.values())
-    assert 0 < metrics["d_real"] < 1 and 0 < metrics["d_fake"] < 1
+    # One step's metrics are the step function's own values on the epoch's first batch,
+    # replayed by hand on a twin trainer (more steps: Adam's sign-like first updates turn
+    # float differences between the loop's graph and a one-step graph into 1e-4 ones).
+    one = make(recipe, images).run_steps(0, 0, 1)
+    for key, value in replayed_metrics(recipe, images).items():
+        assert one[key] == pytest.approx(value, rel=1e-6, abs=1e-7), key
     w1 = first.weights()
     for part in ("generator", "discriminator"):  # one run_steps trains both networks
         assert any(not np.array_equal(w0[k], w1[k]) for k in w0 if k.startswith(part))
@@ -145,6 +162,15 @@ def test_deterministic_and_resumable(kind, images, tmp_path):
     second.load_state(checkpoint)  # overwrites everything the 6 steps changed
     second.run_steps(0, 3, 3)
     assert_states_equal(second.state(), expected)
+
+
+def replayed_metrics(recipe, images):
+    """A twin trainer's first step driven by hand: the batch the epoch's permutation picks
+    first, fed to the step function the recipe names (traced, as the trainer's loop is)."""
+    twin = make(recipe, images)
+    first = epoch_permutation(len(images), twin.config.seed, 0)[:BATCH]
+    values = tf.function(twin.updates.get(recipe.step))(tf.gather(twin.images, first))
+    return dict(zip(("d_loss", "g_loss", "d_real", "d_fake"), values.numpy(), strict=True))
 
 
 CARD_RECIPES = [(card.family, name) for card in builtin_cards() for name in card.recipes]
@@ -178,10 +204,22 @@ def test_state_holds_optimisers_and_random_states(combined):
 
 
 def test_different_seeds_give_different_runs(images):
+    """From the *same* initial weights, the seed alone (batch order, noise, dropout) decides
+    the run: another seed must train to other weights, the same seed to the same ones."""
     recipe = tiny_recipe("alternating", noise="normal")
-    a, b = make(recipe, images, seed=1), make(recipe, images, seed=2)
-    assert not np.array_equal(a.weights()["generator.0.weight"],
-                              b.weights()["generator.0.weight"])
+    initial = make(recipe, images, seed=1).weights()
+    runs = []
+    for seed in (1, 1, 2):
+        trainer = make(recipe, images, seed=seed)
+        for part in ("generator", "discriminator"):
+            from_canonical(trainer._model(part), part, initial)
+        trainer.run_steps(0, 0, 1)
+        runs.append(trainer.weights())
+    for key in initial:
+        np.testing.assert_array_equal(runs[0][key], runs[1][key], err_msg=key)
+    for part in ("generator", "discriminator"):
+        assert any(not np.array_equal(runs[0][k], runs[2][k]) for k in initial
+                   if k.startswith(part)), part
 
 
 def test_sample_matches_the_loaded_generator(combined, images):
