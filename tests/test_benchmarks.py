@@ -41,7 +41,10 @@ def test_quick_mlp_torch_writes_json(tmp_path: Path) -> None:
     ours = result["ours"]
     assert ours["steps"] == 2 and len(ours["wall_s"]) == 1
     assert ours["images_per_s"] > 0 and ours["images_per_cpu_s"] > 0
-    assert ours["peak_rss_delta_mb"] >= 0
+    # The code clamps at 0, so ">= 0" could not fail: building seed002's networks and their
+    # Adam slots (2.0M parameters: 8 MB each for weights, gradients and two moments) and the
+    # 4096 images on the device must show. Measured: 62 MB.
+    assert ours["peak_rss_delta_mb"] > 8
     [base] = result["baselines"]
     assert base["target"] == 1.5 and "PlainLoop" in base["description"]
     assert base["images_per_s"] > 0

@@ -7,6 +7,7 @@ the table and the report folder are the real thing.
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -80,16 +81,22 @@ def world(tmp_path, monkeypatch, fashion_test):
 
 
 def register_version(store: RunStore, model_id: str, recipe: str, epochs: int = 1,
-                     images_per_s: float = 100.0, wall: float = 60.0) -> str:
+                     images_per_s: float = 100.0, wall: float = 60.0, steps: int = 5,
+                     batch_size: int | None = None, max_steps: int | None = None,
+                     split: str = "train") -> str:
     workdir = store.new_workdir()
+    if batch_size is not None:
+        (workdir / "config.json").write_text(json.dumps(
+            {"model_id": model_id, "batch_size": batch_size, "max_steps": max_steps,
+             "epochs": epochs, "split": split}))
     with open(workdir / "metrics.jsonl", "w") as f:
         for step in range(1, 6):
             f.write(json.dumps({"kind": "step", "images_seen": step * 640, "d_loss": 1 / step,
                                 "g_loss": 2 / step, "d_real": 0.6, "d_fake": 0.4}) + "\n")
     record = store.register(workdir, {
         "model_id": model_id, "status": "complete", "family": model_id.split("-")[0],
-        "backend": "fake", "recipe": recipe, "dataset": "fashion", "split": "train",
-        "epochs": epochs, "steps": 5, "seed": 0, "wall_time_s": wall,
+        "backend": "fake", "recipe": recipe, "dataset": "fashion", "split": split,
+        "epochs": epochs, "steps": steps, "seed": 0, "wall_time_s": wall,
         "images_per_s": images_per_s, "final_metrics": {}, "parent": None,
     })
     return record.ref
@@ -152,7 +159,11 @@ def test_eval_stores_results_with_their_protocol(world, cli):
     assert protocol["extractor"]["name"] == "fashion-extractor"
     assert len(protocol["extractor"]["sha256"]) == 64
     assert protocol["metrics"]["pr_k"] == 3 and protocol["metrics"]["kid_subset_size"] == 1000
-    assert stored["results"]["floor"]["fid"] >= 0
+    # Two disjoint real sets are never at FID 0 (the code clamps at 0, so ">= 0" could not
+    # fail), and the floor is what the terminal showed beside the model's score.
+    floor_fid = stored["results"]["floor"]["fid"]
+    assert floor_fid > 0
+    assert f"{floor_fid:.2f}" in result.output
 
     # --stored reads what the registry holds and says what is missing.
     register_version(world["store"], "mlp-fake", "seed002")
@@ -226,3 +237,151 @@ def test_a_column_where_every_row_prints_the_same_marks_nobody(world):
     # 0.000 against 0.000 and 10.00 against 10.00: no visible winner, no mark.
     assert not {"recall", "fid"} & set(first.best + second.best)
     assert "precision" in second.best and "precision" not in first.best
+
+
+# -- budgets in images seen (issue 15) ------------------------------------------------------
+
+
+def test_a_capped_run_is_not_the_same_budget_as_a_full_epoch(world, cli):
+    store = world["store"]
+    # Both "1 epoch": one capped at 10 steps of 64, one a full epoch of 468 steps of 128.
+    register_version(store, "mlp-fake", "seed002", steps=10, batch_size=64, max_steps=10)
+    register_version(store, "dcgan-fake", "seed000", steps=468, batch_size=128)
+    out = world["tmp"] / "budgets"
+    result = cli("compare", "mlp-fake", "dcgan-fake", "-n", N, "-o", str(out))
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    models = _models(report)
+    assert models["mlp-fake"]["budget"]["images_seen"] == 640
+    assert models["dcgan-fake"]["budget"]["images_seen"] == 468 * 128
+    assert report["equal_budgets"] is False
+    assert any(n.startswith("Unequal budgets") and "640 images" in n for n in report["notes"])
+    assert "images seen" in result.output and "640 ≠" in result.output
+    assert "59.9k ≠" in result.output and "Unequal budgets" in result.output
+    md = (out / "report.md").read_text()
+    assert "Unequal budgets" in md and "640 ≠" in md
+    assert "1 epoch capped at 10 steps: 10 steps x 64 = 640 images" in md
+
+
+def test_whole_epochs_of_different_batch_sizes_are_one_budget(world):
+    store, catalog = world["store"], world["catalog"]
+    # 60,000 images: 937 batches of 64 (59,968) and 468 of 128 (59,904): the same epoch.
+    refs = [register_version(store, "mlp-fake", "seed002", steps=937, batch_size=64),
+            register_version(store, "dcgan-fake", "seed000", steps=468, batch_size=128)]
+    report = build_report(catalog, "fashion", [(store.resolve(r), False) for r in refs],
+                          [None, None], None, None)
+    assert report.equal_budgets
+    assert not any("Unequal" in n for n in report.notes)
+    # Two batches' worth apart is another budget.
+    refs.append(register_version(store, "dcgan-fake", "seed000", steps=466, batch_size=128))
+    report = build_report(catalog, "fashion", [(store.resolve(r), False) for r in refs[::2]],
+                          [None, None], None, None)
+    assert not report.equal_budgets
+
+
+def test_compare_picks_versions_of_the_asked_budget_only(world, cli, monkeypatch):
+    monkeypatch.setattr(ganzoo.data, "load_dataset", lambda *a, **k: FakeDataset(), raising=False)
+    out = world["tmp"] / "capped"
+    result = cli("compare", "mlp-fake", "--train-missing", "--epochs", "1", "--max-steps", "2",
+                 "-n", N, "-o", str(out), "--no-progress")
+    assert result.exit_code == 0, result.output
+    [model] = json.loads((out / "report.json").read_text())["models"]
+    assert model["budget"] == {"epochs": 1, "steps": 2, "batch_size": 32, "max_steps": 2,
+                               "images_seen": 64}
+    # A full epoch is another budget: the capped version is not taken for it.
+    result = cli("compare", "mlp-fake", "--epochs", "1", "-n", N, "-o", str(out / "full"))
+    assert result.exit_code == 1 and "No trained version of mlp-fake" in result.output
+    result = cli("compare", "mlp-fake", "--max-steps", "2", "-n", N)
+    assert result.exit_code == 2 and "--epochs" in result.output
+
+
+# -- --split and the reference (issue 19) -------------------------------------------------------
+
+
+def test_compare_trains_on_the_bundled_split_and_judges_against_it(world, cli, monkeypatch):
+    loaded: list[str] = []
+
+    def fake_load(catalog, name, split="train", *a, **k):
+        loaded.append(split)
+        return FakeDataset()
+
+    monkeypatch.setattr(ganzoo.data, "load_dataset", fake_load, raising=False)
+    out = world["tmp"] / "bundled"
+    result = cli("compare", "mlp-fake", "dcgan-fake", "--data", "fashion", "--split",
+                 "bundled-test", "--train-missing", "--epochs", "1", "--max-steps", "2", "-n",
+                 N, "-o", str(out), "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert loaded == ["bundled-test", "bundled-test"]  # both trained on the shipped copy
+    report = json.loads((out / "report.json").read_text())
+    assert report["split"] == "bundled-test"
+    assert {m["split"] for m in report["models"]} == {"bundled-test"}
+    assert report["protocol"]["real_split"] == "bundled-test"
+    assert report["floor"]["real_split"] == "bundled-test"
+    assert "bundled copy" in report["floor"]["method"]
+    assert any("come from fashion/bundled-test" in n for n in report["notes"])
+    assert "Reference and floor: fashion/bundled-test" in result.output
+    assert "Reference and real floor: fashion/bundled-test" in (out / "report.md").read_text()
+    # Without --split the reference is the test split, as before.
+    again = cli("compare", "mlp-fake", "dcgan-fake", "-n", N, "-o", str(out / "test"))
+    assert again.exit_code == 0, again.output
+    assert json.loads((out / "test" / "report.json").read_text())["protocol"][
+        "real_split"] == "test"
+
+
+def test_compare_refuses_an_unknown_split(world, cli):
+    result = cli("compare", "mlp-fake", "--split", "bundled-tset", "-n", N)
+    assert result.exit_code == 2 and "bundled-test" in result.output
+
+
+def test_eval_split_picks_the_bundled_reference(world, cli):
+    ref = register_version(world["store"], "dcgan-fake", "seed000")
+    result = cli("eval", ref, "-n", N, "--split", "bundled-test", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["real_split"] == "bundled-test"
+    assert data["protocol"]["real_split"] == "bundled-test"
+    assert "bundled copy" in data["results"]["floor"]["method"]
+    assert set(data) == {"ref", "model_id", "dataset", "real_split", "protocol",
+                         "protocol_key", "results"}
+    # A version trained on the bundled split is measured against it by default.
+    bundled = register_version(world["store"], "mlp-fake", "seed002", split="bundled-test")
+    result = cli("eval", bundled, "-n", N)
+    assert result.exit_code == 0, result.output
+    assert "Reference and floor: fashion/bundled-test" in result.output
+
+
+# -- the table at 80 and 120 columns (issue 19) ------------------------------------------------
+
+
+def _rendered(report, width: int) -> str:
+    from rich.console import Console
+
+    console = Console(width=width, record=True, file=io.StringIO())
+    console.print(rich_table(report, width=width))
+    return console.export_text()
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_the_table_never_cuts_model_refs(world, width):
+    store, catalog = world["store"], world["catalog"]
+    refs = [register_version(store, "mlp-fake", "seed002") for _ in range(11)]
+    refs.append(register_version(store, "dcgan-fake", "seed000"))
+    chosen = [(store.resolve(refs[-2]), False), (store.resolve(refs[-1]), False)]
+    results = {"fid": 123.456, "kid": 0.123456, "precision": 0.5, "recall": 0.0, "is": 5.0,
+               "coverage": 1.0}
+    protocol = {"dataset": "fashion", "n": 10000, "seed": 0, "real_split": "bundled-test",
+                "real_n": 10000, "extractor": {"name": "x", "sha256": "ab" * 32},
+                "metrics": {"pr_k": 3}}
+    floor = {**results, "method": "fashion/bundled-test: two disjoint sets of 5,000 images "
+             "(seed 0), as the reference is the bundled copy", "real_split": "bundled-test",
+             "real_n": 5000}
+    report = build_report(catalog, "fashion", chosen,
+                          [Evaluation(refs[-2], protocol, results),
+                           Evaluation(refs[-1], protocol, {**results, "fid": 99.0})],
+                          protocol, floor)
+    text = _rendered(report, width)
+    assert max(len(line) for line in text.splitlines()) <= width
+    assert "mlp-fake@11" in text and "dcgan-fake@1" in text
+    assert "…" not in text  # numbers and labels wrap or give way; nothing is cut
+    assert "FID" in text and "images seen" in text
+    assert "bundled-test" in text  # where the reference and floor come from

@@ -34,7 +34,9 @@ def test_fid_of_a_shifted_set_is_the_squared_shift():
     shift = np.full(x.shape[1], 0.5)
     # Same covariance, means apart by the shift: FID = |shift|^2 exactly.
     assert fid(x, x + shift) == pytest.approx(float(shift @ shift), rel=1e-9)
-    assert fid(x, x + 2 * shift) > fid(x, x + shift) > fid(x, _features(seed=1) * 0 + x)
+    # It grows as the squared shift: twice the shift, four times the FID; half, a quarter.
+    assert fid(x, x + 2 * shift) == pytest.approx(4 * float(shift @ shift), rel=1e-9)
+    assert fid(x, x + shift / 2) == pytest.approx(float(shift @ shift) / 4, rel=1e-9)
 
 
 def test_fid_closed_form_for_diagonal_gaussians():
@@ -118,7 +120,11 @@ def test_fid_and_kid_agree_with_torchmetrics():
 def test_kid_is_near_zero_for_one_distribution_and_grows_with_a_shift():
     x, y = _features(2000, seed=0), _features(2000, seed=0)[::-1]  # same points, reordered
     same, spread = kid.kid(x, y, subset_size=300, subsets=8)
-    assert abs(same) < 0.05 and spread >= 0
+    assert abs(same) < 0.05
+    # The spread over 8 random subsets of 300 is a real standard deviation (measured 0.054),
+    # not 0: the subsets differ (a spread of one subset repeated would show), and of the
+    # order of the estimate's own noise.
+    assert 0.005 < spread < 0.2
     shifted = kid.kid(x, x + 1.0, subset_size=300, subsets=8)[0]
     assert shifted > 10 * max(abs(same), 1e-3)
     assert kid.kid(x, x + 2.0, subset_size=300, subsets=8)[0] > shifted
