@@ -54,7 +54,7 @@ def _wait_for_steps(proc: subprocess.Popen, home, lines: int = 2) -> None:
 
 @pytest.mark.torch
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_a_signal_checkpoints_registers_interrupted_and_exits_130(tmp_path, sig):
     home = tmp_path / "home"
     proc = _start(home)
