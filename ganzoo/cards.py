@@ -260,7 +260,8 @@ def _parse_recipe(name: str, raw: dict[str, Any], where: str,
                if "penalty" in raw else None)
     d_steps_per_g = _int(raw.get("d_steps_per_g", 1), f"{where}.d_steps_per_g")
     check_recipe_objectives(loss, objectives.penalties[penalty.name] if penalty else None,
-                            step, d_batches, d_steps_per_g, where)
+                            step, d_batches, d_steps_per_g, where,
+                            [layer.kind for layer in nets["discriminator"].layers])
     recipe = Recipe(
         name=name,
         description=str(raw["description"]),

@@ -67,6 +67,10 @@ class PenaltyInfo:
     ``uses_fake``: whether it needs real and generated samples in the same update (a gradient
     penalty on interpolates does; R1 needs only real ones). The combined step with separate
     batches adds a real-only penalty to its real update and cannot host one that uses fakes.
+    ``batch_norm_ok``: whether the discriminator may hold batch normalisation. A penalty on
+    per-sample input gradients may not: batch norm couples the samples (Gulrajani et al. use
+    layer norm instead), and TensorFlow's batch-norm moments stop the gradient through the
+    batch mean, so the penalty's second-order gradient would differ between the backends.
     """
 
     name: str
@@ -75,6 +79,7 @@ class PenaltyInfo:
     uses_fake: bool = True
     reference: str = ""
     origin: str = "ganzoo"
+    batch_norm_ok: bool = False
 
 
 @dataclass(frozen=True)
@@ -232,18 +237,19 @@ class Objectives:
     def penalty_registrar(self, plugin: str, note: Callable[[str], None] = lambda s: None
                           ) -> Callable[..., None]:
         """The ``register`` callable of ``register_penalties`` for ``plugin``: ``register(name,
-        *, summary=..., formula=..., uses_fake=..., reference=..., backend=...,
-        implementation=...)``, as for losses."""
+        *, summary=..., formula=..., uses_fake=..., batch_norm_ok=..., reference=...,
+        backend=..., implementation=...)``, as for losses."""
 
         def register(name: str, *, summary: str | None = None, formula: str = "",
-                     uses_fake: bool = True, reference: str = "", backend: str | None = None,
-                     implementation: Any = None) -> None:
+                     uses_fake: bool = True, batch_norm_ok: bool = False, reference: str = "",
+                     backend: str | None = None, implementation: Any = None) -> None:
             if summary is not None:
                 if name in self.penalties:
                     raise PluginError(f"penalty '{name}' is already declared by "
                                       f"{self.penalties[name].origin}")
                 self.penalties[name] = PenaltyInfo(name, summary, formula, bool(uses_fake),
-                                                   reference, f"plugin {plugin}")
+                                                   reference, f"plugin {plugin}",
+                                                   bool(batch_norm_ok))
                 note(f"penalty {name}")
             self._add_implementation("penalty", name, backend, implementation, self.penalties)
             if backend is not None:
@@ -267,8 +273,10 @@ class Objectives:
 
 
 def check_recipe_objectives(info: LossInfo, penalty: PenaltyInfo | None, step: str,
-                            d_batches: str, d_steps_per_g: int, where: str) -> None:
-    """Whether a recipe's loss, penalty and schedule make sense with its step kind."""
+                            d_batches: str, d_steps_per_g: int, where: str,
+                            discriminator_layers: Iterable[str] = ()) -> None:
+    """Whether a recipe's loss, penalty and schedule make sense with its step kind (and its
+    penalty with the discriminator's layer kinds)."""
     if step not in info.steps:
         raise CardError(f"{where}.loss: loss '{info.name}' does not work with step = "
                         f"\"{step}\" (it supports: {', '.join(info.steps)})")
@@ -282,6 +290,12 @@ def check_recipe_objectives(info: LossInfo, penalty: PenaltyInfo | None, step: s
                         f"in one update, but the combined step with d_batches = \"separate\" "
                         f"updates on them apart; use d_batches = \"concat\" or step = "
                         f"\"alternating\"")
+    if penalty is not None and not penalty.batch_norm_ok \
+            and "batch_norm" in tuple(discriminator_layers):
+        raise CardError(f"{where}.penalty: '{penalty.name}' penalises per-sample gradients, "
+                        f"which batch normalisation in the discriminator couples across the "
+                        f"batch; remove the discriminator's batch_norm layers (WGAN-GP uses "
+                        f"layer normalisation or none)")
     if d_steps_per_g > 1 and step == "simultaneous":
         raise CardError(f"{where}.d_steps_per_g: the simultaneous step updates both networks "
                         f"from one forward pass, so it cannot take {d_steps_per_g} "

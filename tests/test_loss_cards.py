@@ -159,7 +159,7 @@ class LossPlugin:
     @hookimpl
     def register_penalties(self, register):
         register("logit_l2", summary="small logits", formula="weight * mean(D(x)^2)",
-                 uses_fake=False)
+                 uses_fake=False, batch_norm_ok=True)
 
 
 class ClashingPlugin:
@@ -196,3 +196,20 @@ def test_registrar_refuses_half_registrations():
         register("nothing", backend="torch", implementation=object())
     with pytest.raises(Exception, match="output must be one of probability, score"):
         register("x", summary="s", output="logit")
+
+
+def test_gradient_penalties_refuse_batch_norm_in_the_discriminator():
+    text = CARD.format(step="alternating", d_batches="separate",
+                       extra='loss = "wasserstein"\n'
+                             'penalty = { name = "gradient_penalty", weight = 10 }')
+    text = text.replace("discriminator_trainable = 5", "discriminator_trainable = 17").replace(
+        "discriminator_non_trainable = 0", "discriminator_non_trainable = 4").replace(
+        '[{ type = "flatten" }, { type = "dense", units = 1 }]',
+        '[{ type = "flatten" }, { type = "dense", units = 2 }, { type = "batch_norm" }, '
+        '{ type = "dense", units = 1 }]')
+    with pytest.raises(CardError, match="recipes.r.penalty: 'gradient_penalty' penalises "
+                                        "per-sample gradients, which batch normalisation"):
+        parse_card(text, "tiny.toml")
+    # Without the penalty the same networks are fine.
+    assert parse_card(text.replace('penalty = { name = "gradient_penalty", weight = 10 }', ""),
+                      "tiny.toml").recipe().penalty is None

@@ -79,8 +79,8 @@ def _input_gradient(discriminator: Callable, x: tf.Tensor) -> tf.Tensor:
     """d sum(D(x)) / dx per sample, flattened; recorded by any outer tape (double backward)."""
     with tf.GradientTape() as tape:
         tape.watch(x)
-        out = _f32(discriminator(x))
-    grad = _f32(tape.gradient(tf.reduce_sum(out), x))
+        total = tf.reduce_sum(_f32(discriminator(x)))
+    grad = _f32(tape.gradient(total, x))
     return tf.reshape(grad, [tf.shape(grad)[0], -1])
 
 
