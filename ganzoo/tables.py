@@ -74,6 +74,18 @@ def fit_table(table: Table, width: int, *, whole: Sequence[str] = (),
         return dropped
     # Start every column at its narrowest and share what is left by how much each could use.
     widths = [lo for lo, _ in measured]
+    over = sum(widths) - room
+    if over > 0:
+        # Nothing left to drop and still too wide: the other columns fold below their longest
+        # word (still never cut); the whole ones keep their width.
+        for i, column in sorted(enumerate(table.columns), key=lambda ic: -widths[ic[0]]):
+            if _header(column) in whole or over <= 0:
+                continue
+            column.overflow = "fold"
+            take = min(over, widths[i] - table._get_padding_width(column._index) - 1)
+            widths[i] -= take
+            over -= take
+            measured[i] = (widths[i], measured[i][1])
     spare = room - sum(widths)
     wants = [hi - lo for lo, hi in measured]
     total = sum(wants)

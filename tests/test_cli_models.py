@@ -99,7 +99,7 @@ def test_info_falls_back_to_card_arithmetic_when_the_backend_is_missing(cli, mon
     assert result.exit_code == 0, result.output
     assert "needs nosuchframework, which is not installed" in result.output
     assert "built by card (no framework)" in result.output
-    assert "(None, 7, 7, 512)" in result.output  # the reshape row, from the card alone
+    assert "(None,7,7,512)" in result.output  # the reshape row, from the card alone
     assert "2,508,800" in result.output  # dense 100 -> 25088, no bias
 
 

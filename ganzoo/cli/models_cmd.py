@@ -117,7 +117,7 @@ def info(
                 "G optimiser", "D optimiser"):
         rt.add_column(col)
     for r in card.recipes.values():
-        name = f"{r.name}\n(default)" if r.name == card.default_recipe else r.name
+        name = f"{r.name} (default)" if r.name == card.default_recipe else r.name
         opt = {k: f"{o.name} " + ", ".join(f"{s}={v:g}" for s, v in o.settings.items())
                for k, o in r.optimizers.items()}
         rt.add_row(name, r.seed_document.split("_")[0], r.dataset, str(r.latent_dim), r.noise,
