@@ -62,7 +62,8 @@ def runs(
     # The ref is what the user copies (sample, export, compare): never cut; the rest wraps
     # and, on a narrow terminal, gives way.
     fit_table(table, width(), whole=("version",),
-              drop=("created", "wall", "img/s", "D loss", "G loss", "recipe", "steps"))
+              drop=("created", "wall", "img/s", "D loss", "G loss", "recipe", "steps",
+                    "epochs", "data"))
     console.print(table)
     if not records:
         console.print("No trained versions yet: try 'ganzoo train dcgan-torch --data fashion'.")
