@@ -64,6 +64,7 @@ def test_resume_keeps_the_saved_runs_settings(home, cli):
 @pytest.mark.parametrize(("option", "value", "saved"), [
     ("--seed", "8", "7"), ("--batch-size", "32", "16"), ("--recipe", "seed002", "seed004"),
     ("--data", "fashion", "mnist"), ("--split", "train", "test"), ("--amp", None, "false"),
+    ("--devices", "2", "1"),  # refused before any rank is launched
 ])
 def test_a_differing_run_setting_is_refused_naming_the_saved_value(home, cli, option, value,
                                                                    saved):
@@ -117,7 +118,6 @@ def test_resumed_config_without_a_command_line():
                                              max_steps=9)).max_steps == 9
     with pytest.raises(UsageError, match=r"--batch-size 128 differs .* 16"):
         resumed_config(saved, asked, given={"batch_size"})
-    # (--devices N launches the ranks before the rule runs; each rank then refuses.)
     with pytest.raises(UsageError, match=r"--devices 2 differs from the resumed run's 1"):
         resumed_config(saved, replace(asked, devices=2), given={"devices", "epochs"})
     assert resumed_config(saved, replace(asked, devices=1), given={"devices"}).devices == 1

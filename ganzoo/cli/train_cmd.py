@@ -56,6 +56,7 @@ def train(
     """Train a model with a live progress bar and register the result as a new version."""
     from ganzoo.protocols import TrainConfig
     from ganzoo.store import RunStore
+    from ganzoo.training.loop import check_resume
     from ganzoo.training.loop import train as run_training
 
     if device not in ("auto", "cpu", "cuda"):
@@ -63,10 +64,6 @@ def train(
     catalog = load_catalog()
     spec = catalog.model(model_id)
     chosen = spec.card.recipe(recipe)
-    if devices > 1 and "RANK" not in os.environ:
-        code = _launch_ranks(spec.backend, devices)
-        if code is not None:
-            raise typer.Exit(code)
     config = TrainConfig(
         model_id=spec.model_id,
         recipe=chosen.name,
@@ -84,9 +81,18 @@ def train(
     )
     if resume and epochs is None:
         raise UsageError("--resume needs --epochs: the total number of epochs to reach")
-    record = run_training(catalog, config, RunStore(), data_dir=data_dir, resume=resume,
+    given = _given_options(ctx)
+    if devices > 1 and "RANK" not in os.environ:
+        if resume:  # the resume rule refuses once here, not once in every rank
+            check_resume(RunStore(), resume, config, given)
+        code = _launch_ranks(spec.backend, devices)
+        if code is not None:
+            raise typer.Exit(code)
+    store = RunStore()
+    store.ensure_writable()  # a read-only home says so before any training starts
+    record = run_training(catalog, config, store, data_dir=data_dir, resume=resume,
                           console=console, show_progress=progress, tensorboard=tensorboard,
-                          given=_given_options(ctx))
+                          given=given)
     if "RANK" in os.environ:
         # A torchrun rank exits 0 (any other code makes the agent report a failure); rank 0
         # tells the launching CLI the outcome, which then exits with the table's code.

@@ -123,8 +123,7 @@ def train(
         if not (previous.path / CHECKPOINT_NAME).exists():
             raise UsageError(f"{previous.ref} has no checkpoint to resume from (imported "
                              "versions hold weights only); train a new version instead")
-        saved = TrainConfig.from_dict(json.loads((previous.path / CONFIG_NAME).read_text()))
-        config = resumed_config(saved, config, given)
+        config = resumed_config(_saved_config(previous), config, given)
         state, raw_position = load_checkpoint(previous.path / CHECKPOINT_NAME)
         position = Position(**raw_position)
         parent = previous.ref
@@ -224,6 +223,16 @@ def resumed_config(saved: TrainConfig, asked: TrainConfig,
         compile_ = asked.compile if "compile" in given else saved.compile
     return replace(saved, epochs=asked.epochs, max_steps=max_steps, device=asked.device,
                    log_every=asked.log_every, compile=compile_)
+
+
+def check_resume(store: RunStore, resume: str, asked: TrainConfig,
+                 given: Collection[str] | None) -> TrainConfig:
+    """:func:`resumed_config` for the version ``resume`` names (refusals raise UsageError)."""
+    return resumed_config(_saved_config(store.resolve(resume)), asked, given)
+
+
+def _saved_config(record: VersionRecord) -> TrainConfig:
+    return TrainConfig.from_dict(json.loads((record.path / CONFIG_NAME).read_text()))
 
 
 def _option_value(value: object) -> str:
