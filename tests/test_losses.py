@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -520,3 +521,41 @@ def test_a_plugin_penalty_joins_the_discriminator_loss():
     assert with_penalty["d_real"] == pytest.approx(without["d_real"], abs=1e-6)
     penalty = 3 * without["d_real"] ** 2  # a lower bound: mean(D^2) >= mean(D)^2
     assert with_penalty["d_loss"] - without["d_loss"] >= penalty / 2 - 1e-6
+
+
+def documented_loss_plugin(tmp_path, monkeypatch):
+    """The loss plugin of docs/plugins.md section 7, installed as a package and imported."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "plugins.md").read_text()
+    block = doc.split("<!-- loss-plugin-example", 1)[1].split("```python\n", 1)[1]
+    code = block.split("\n```", 1)[0]
+    assert len(code.splitlines()) <= 40
+    package = tmp_path / "ganzoo_lsgan_pm1_doc"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "plugin.py").write_text(code)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return importlib.import_module("ganzoo_lsgan_pm1_doc.plugin")
+
+
+def test_the_documented_loss_plugin_trains_in_both_trainers(tmp_path, monkeypatch):
+    from gan_reference import forward, initial_weights
+
+    plugin = documented_loss_plugin(tmp_path, monkeypatch)
+    catalog = Catalog.load(plugins=[], extra=[("lsgan-pm1", plugin)])
+    assert catalog.objectives.loss("least_squares_pm1").output == "score"
+    recipe = recipe_for("least_squares_pm1", "alternating", objectives=catalog.objectives)
+    weights = initial_weights(recipe)
+    reals, noises = fixed_inputs(recipe, steps=3)
+    # The first step's d_loss by hand: 0.5*(D(x) - 1)^2 + 0.5*(D(G(z)) + 1)^2, training mode.
+    fake, _ = forward(recipe, "generator", weights, noises[0][0].astype(np.float64), True)
+    d_real, _ = forward(recipe, "discriminator", weights, reals[0].astype(np.float64), True)
+    d_fake, _ = forward(recipe, "discriminator", weights, fake, True)
+    want = 0.5 * np.mean((d_real - 1) ** 2) + 0.5 * np.mean((d_fake + 1) ** 2)
+    runs = {b: run_steps(b, recipe, weights, reals, noises) for b in BACKENDS}
+    for backend, (metrics, _) in runs.items():
+        assert metrics[0]["d_loss"] == pytest.approx(want, abs=1e-5), backend
+        assert all(np.isfinite(list(m.values())).all() for m in metrics)
+    if "keras" in runs:
+        for key, value in runs["torch"][1].items():
+            np.testing.assert_allclose(runs["keras"][1][key], value, rtol=0, atol=5e-5,
+                                       err_msg=key)

@@ -111,6 +111,8 @@ def loss_for(recipe: Recipe) -> Loss:
     if recipe.loss in LOSSES:
         return LOSSES[recipe.loss]
     impl = _registered(recipe, "loss", recipe.loss)
+    if isinstance(impl, type):  # a class with the three methods, registered by import path
+        impl = impl()
     if isinstance(impl, Loss):
         return impl
     return Loss(impl.real, impl.fake, impl.generator, getattr(impl, "concat", None))
