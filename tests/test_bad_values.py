@@ -102,6 +102,8 @@ def test_imported_versions_show_as_imported_with_their_origin(store, cli, tmp_pa
     assert "nan" not in lines["mlp-numpy@2"] and " 0 " not in lines["mlp-numpy@2"]
     assert "imported" not in lines["mlp-numpy@1"]
     assert store.resolve("mlp-numpy@2").imported_from == "colleague.safetensors"
+    shown = cli("runs", "show", "mlp-numpy@2")
+    assert "imported from colleague.safetensors" in shown.output
 
 
 @pytest.mark.keras

@@ -221,7 +221,8 @@ def test_read_only_home_reads_work_and_writes_say_why(read_only_home, cli, tmp_p
     assert cli("runs", "show", "mlp-numpy@1").exit_code == 0
     result = cli("sample", "mlp-numpy@1", "-n", "4", "-o", str(tmp_path / "g.png"))
     assert result.exit_code == 0, result.output
-    for args in (("runs", "rm", "-y", "mlp-numpy@1"), ("runs", "reindex")):
+    for args in (("runs", "rm", "-y", "mlp-numpy@1"), ("runs", "reindex"),
+                 ("train", "mlp-numpy", "--epochs", "1")):
         result = cli(*args)
         assert result.exit_code == 1
         assert "read-only" in result.stderr and "GANZOO_HOME" in result.stderr

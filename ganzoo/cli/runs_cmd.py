@@ -77,8 +77,10 @@ def show(ref: str = typer.Argument(..., help="MODEL@N or MODEL@latest.")) -> Non
 
     record = RunStore().resolve(ref)
     console.print(f"[bold]{record.ref}[/] [{_STATUS_STYLE.get(record.status, '')}]"
-                  f"{record.status}[/]" + (f" (resumed from {record.parent})"
-                                           if record.parent else ""))
+                  f"{record.status}[/]" + (
+                      f" (imported from {escape(record.imported_from)})"
+                      if record.imported_from is not None
+                      else f" (resumed from {record.parent})" if record.parent else ""))
     info = record.to_dict()
     info.pop("evaluations")
     config_path = record.path / "config.json"

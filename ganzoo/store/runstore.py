@@ -32,6 +32,7 @@ from ganzoo.errors import (
     ReadOnlyHomeError,
     RegistrationPendingError,
     RegistryError,
+    StoreWriteError,
     UnknownVersionError,
 )
 from ganzoo.store.refs import VersionRef, parse_ref
@@ -243,6 +244,10 @@ class RunStore:
                 db.execute("ROLLBACK")
                 raise
             db.execute("COMMIT")
+
+    def ensure_writable(self) -> None:
+        """Raise :class:`ReadOnlyHomeError` now if nothing can be registered here."""
+        self._check_writable()
 
     def _check_writable(self) -> None:
         if self.read_only:
@@ -616,7 +621,12 @@ def _to_stderr(message: str) -> None:
 
 
 def _write_json(path: Path, data: Any) -> None:
-    """Write JSON atomically (temp file + rename)."""
+    """Write JSON atomically (temp file + rename); a failed write is a typed error."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise StoreWriteError(f"cannot write {path}: {exc.strerror or exc}; nothing was "
+                              "written") from None
