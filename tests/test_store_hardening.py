@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -367,3 +368,36 @@ def test_four_trainings_and_a_reader_lose_no_version(tmp_path):
         assert record.status == "complete"
         assert store.verify_weights(record).is_file()
     assert store.disagreements() == [] and not list((home / "work").iterdir())
+
+
+def test_read_only_home_for_real(tmp_path):
+    """The same through real permissions: as an unprivileged user when run as root."""
+    import shutil
+    import tempfile
+
+    if os.geteuid() == 0 and not shutil.which("setpriv"):
+        pytest.skip("root without setpriv: permissions cannot make a folder read-only")
+    base = Path(tempfile.mkdtemp(prefix="ganzoo-ro-"))  # /tmp: reachable by another user
+    try:
+        home = base / "home"
+        _register(RunStore(home))
+        for path in [base, home, *home.rglob("*")]:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+        prefix = (["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+                  if os.geteuid() == 0 else [])
+        env = dict(os.environ, GANZOO_HOME=str(home), HOME=str(base), COLUMNS="200")
+
+        def ganzoo(*args):
+            return subprocess.run([*prefix, sys.executable, "-m", "ganzoo", *args], env=env,
+                                  capture_output=True, text=True, timeout=120)
+
+        listed = ganzoo("runs")
+        assert listed.returncode == 0 and "dcgan-torch@1" in listed.stdout, listed.stderr
+        assert ganzoo("runs", "show", "dcgan-torch@1").returncode == 0
+        removed = ganzoo("runs", "rm", "-y", "dcgan-torch@1")
+        assert removed.returncode == 1 and "is read-only" in removed.stderr
+        assert "Traceback" not in removed.stderr
+    finally:
+        for path in [base, *base.rglob("*")]:
+            path.chmod(0o755)
+        shutil.rmtree(base)
