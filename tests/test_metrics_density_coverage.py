@@ -93,5 +93,9 @@ def test_the_suite_reports_density_and_knn_coverage():
     far = FeatureSet(real.features + 100.0, real.probs)
     moved = measure(far, real, np.full(10, 0.1), MetricSettings(kid_subset_size=100))
     assert moved["knn_coverage"] == 0.0 and moved["density"] == 0.0
+    # Asymmetric: 10 real samples repeated. Coverage is over the *real* balls, so it is low.
+    collapsed = FeatureSet(np.repeat(real.features[:10], 30, axis=0), real.probs)
+    low = measure(collapsed, real, np.full(10, 0.1), MetricSettings(kid_subset_size=100))
+    assert low["knn_coverage"] < 0.3 and low["density"] > 0.5
     assert HIGHER_IS_BETTER["density"] and HIGHER_IS_BETTER["knn_coverage"]
     assert MetricSettings().to_dict()["dc_k"] == manifold.DC_K == 5
