@@ -52,33 +52,24 @@ def train(
     devices: int = typer.Option(1, "--devices", min=1,
                                 help="Data-parallel over N devices (torch: torchrun; "
                                      "keras: MirroredStrategy)."),
+    track: str = typer.Option(None, "--track", envvar="GANZOO_TRACK",
+                              help="Also log to an experiment tracker: mlflow (params, metrics, "
+                                   "sample grids, loss plot, weights; needs ganzoo[mlflow])."),
 ) -> None:
     """Train a model with a live progress bar and register the result as a new version."""
-    from ganzoo.protocols import TrainConfig
     from ganzoo.store import RunStore
+    from ganzoo.training.config import build_config
     from ganzoo.training.loop import check_resume
     from ganzoo.training.loop import train as run_training
+    from ganzoo.training.mlflow_sink import check_tracker
 
-    if device not in ("auto", "cpu", "cuda"):
-        raise UsageError(f"--device must be auto, cpu or cuda, not '{device}'")
     catalog = load_catalog()
     spec = catalog.model(model_id)
-    chosen = spec.card.recipe(recipe)
-    config = TrainConfig(
-        model_id=spec.model_id,
-        recipe=chosen.name,
-        dataset=data or chosen.dataset,
-        split=split,
-        epochs=epochs or chosen.epochs,
-        batch_size=batch_size or chosen.batch_size,
-        seed=seed,
-        device=device,
-        amp=amp,
-        compile=compile_,
-        log_every=log_every,
-        max_steps=max_steps,
-        devices=devices,
-    )
+    config = build_config(spec, recipe=recipe, data=data, split=split, epochs=epochs,
+                          batch_size=batch_size, seed=seed, device=device, amp=amp,
+                          compile=compile_, log_every=log_every, max_steps=max_steps,
+                          devices=devices)
+    check_tracker(track)  # an unknown tracker, or mlflow missing, says so before training
     if resume and epochs is None:
         raise UsageError("--resume needs --epochs: the total number of epochs to reach")
     given = _given_options(ctx)
@@ -92,7 +83,7 @@ def train(
     store.ensure_writable()  # a read-only home says so before any training starts
     record = run_training(catalog, config, store, data_dir=data_dir, resume=resume,
                           console=console, show_progress=progress, tensorboard=tensorboard,
-                          given=given)
+                          given=given, track=track)
     if "RANK" in os.environ:
         # A torchrun rank exits 0 (any other code makes the agent report a failure); rank 0
         # tells the launching CLI the outcome, which then exits with the table's code.

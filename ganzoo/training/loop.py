@@ -100,6 +100,7 @@ def train(
     show_progress: bool = True,
     tensorboard: Path | None = None,
     given: Collection[str] | None = None,
+    track: str | None = None,
 ) -> VersionRecord | None:
     """Train ``config.model_id`` and register the result as a new version.
 
@@ -107,7 +108,8 @@ def train(
     that version's checkpoint up to ``config.epochs`` and registers a new version whose parent
     is the resumed one; the saved run's config wins (see :func:`resumed_config`, which
     ``given``, the fields the user wrote on the command line, feeds). Under torchrun, ranks
-    other than 0 return None.
+    other than 0 return None. ``track="mlflow"`` also logs the run to MLflow
+    (:mod:`ganzoo.training.mlflow_sink`), a sink beside TensorBoard's.
     """
     console = console or Console()
     spec = catalog.model(config.model_id)
@@ -173,6 +175,10 @@ def train(
         from ganzoo.training.tensorboard import TensorBoardLog
 
         run.tensorboard = TensorBoardLog(Path(tensorboard))
+    if track and main:
+        from ganzoo.training.mlflow_sink import attach_tracker
+
+        run.tensorboard = attach_tracker(run.tensorboard, track, catalog, store, config)
     try:
         status, message = run.loop(show_progress)
     finally:
@@ -186,7 +192,10 @@ def train(
     if not main:
         shutil.rmtree(workdir, ignore_errors=True)
         return None
-    return _register(store, spec, config, run, status, message, parent, dataset.name)
+    record = _register(store, spec, config, run, status, message, parent, dataset.name)
+    if hasattr(run.tensorboard, "finish"):  # a tracker logs the registered version's files
+        run.tensorboard.finish(record)
+    return record
 
 
 # What defines a run: a resumed run keeps the saved values, and a value given again on the
