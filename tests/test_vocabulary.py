@@ -368,3 +368,25 @@ def test_built_in_trainers_train_and_resume_spectral_norm_exactly(backend):
     assert restored.run_steps(0, 2, 2) == trainer.run_steps(0, 2, 2)
     np.testing.assert_array_equal(restored.weights()["discriminator.2.sn_u"],
                                   trainer.weights()["discriminator.2.sn_u"])
+
+
+@pytest.mark.slow
+def test_torch_compile_keeps_spectral_norm_gradients():
+    """torch.compile'd training forwards give eager's outputs, u and weight gradients."""
+    spec = parse_net([{"type": "conv", "filters": 4, "kernel": 3, "spectral_norm": True},
+                      {"type": "flatten"}, {"type": "dense", "units": 1, "spectral_norm": True}],
+                     (8, 8, 1), "d")
+    torch.manual_seed(0)
+    eager, other = build_network(spec), build_network(spec)
+    other.load_state_dict(eager.state_dict())
+    compiled = torch.compile(other)
+    x = torch.randn(4, 1, 8, 8)
+    for _ in range(2):
+        for net in (eager, other):
+            net.zero_grad()
+        eager(x).sum().backward()
+        compiled(x).sum().backward()
+        for key in ("0.weight", "2.weight"):
+            a, b = dict(eager.named_parameters())[key], dict(other.named_parameters())[key]
+            torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(other[0].sn_u, eager[0].sn_u, rtol=0, atol=1e-6)
