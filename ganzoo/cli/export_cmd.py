@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from ganzoo.cli.console import console, guarded, load_catalog
+from ganzoo.errors import UsageError
 
 
 def _parts(parts: tuple[str, ...]) -> str:
@@ -20,16 +21,25 @@ def _epochs(n: int) -> str:
 @guarded
 def export(
     ref: str = typer.Argument(..., help="The version to export: MODEL@N, MODEL@latest or MODEL."),
-    output: Path = typer.Option(..., "--output", "-o",
+    output: Path = typer.Option(None, "--output", "-o",
                                 help="The .safetensors file to write."),
     part: str = typer.Option("all", "--part",
                              help="generator, discriminator or all (what the version holds)."),
     force: bool = typer.Option(False, "--force", help="Overwrite OUTPUT if it exists."),
+    hub_dir: Path = typer.Option(None, "--hub-dir",
+                                 help="Write a Hugging Face Hub folder instead: "
+                                      "model.safetensors, config.json, README.md (model card), "
+                                      "samples.png (docs/python.md)."),
 ) -> None:
     """Write a trained version's weights and metadata to a safetensors file any backend loads."""
     from ganzoo.exchange import export_version
     from ganzoo.store import RunStore
 
+    if (output is None) == (hub_dir is None):
+        raise UsageError("name what to write: --output FILE.safetensors or --hub-dir DIR")
+    if hub_dir is not None:
+        _export_hub(ref, hub_dir, part, force)
+        return
     done = export_version(load_catalog(), RunStore(), ref, output, part=part, force=force)
     console.print(f"Exported [bold]{done.record.ref}[/] ({_parts(done.parts)}, "
                   f"{done.values:,} values) to [bold]{done.path}[/]", highlight=False)
@@ -44,9 +54,26 @@ def export(
         console.print(f"[yellow]note:[/] {note}", highlight=False)
 
 
+def _export_hub(ref: str, folder: Path, part: str, force: bool) -> None:
+    from ganzoo.hub import export_hub
+    from ganzoo.store import RunStore
+
+    if part != "all":
+        raise UsageError("--hub-dir writes the whole version (generator and discriminator); "
+                         "drop --part")
+    done = export_hub(load_catalog(), RunStore(), ref, folder, force=force)
+    console.print(f"Wrote the Hub folder of [bold]{done.exported.record.ref}[/] to "
+                  f"[bold]{done.folder}[/]: {', '.join(done.files)}. Upload it with:",
+                  highlight=False)
+    console.print(f"  hf upload USER/NAME {done.folder} .", highlight=False, soft_wrap=True)
+    for note in done.notes:
+        console.print(f"[yellow]note:[/] {note}", highlight=False)
+
+
 @guarded
 def import_(
-    file: Path = typer.Argument(..., help="A .safetensors file written by 'ganzoo export'."),
+    file: Path = typer.Argument(..., help="A .safetensors file written by 'ganzoo export', or "
+                                "a Hub folder written by 'ganzoo export --hub-dir'."),
     backend: str = typer.Option(None, "--backend",
                                 help="The backend to load it with (default: the one it was "
                                      "trained with), e.g. torch or keras."),
@@ -56,8 +83,11 @@ def import_(
 ) -> None:
     """Register an exported weights file as a new version of its model on a chosen backend."""
     from ganzoo.exchange import import_file
+    from ganzoo.hub import weights_in
     from ganzoo.store import RunStore
 
+    if file.is_dir():  # a Hub folder: its config.json must agree with its weights
+        file = weights_in(file)
     done = import_file(load_catalog(), RunStore(), file, backend=backend, seed=seed,
                        dry_run=dry_run)
     meta, checked = done.checked.meta, done.checked
