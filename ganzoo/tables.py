@@ -42,7 +42,6 @@ def fit_table(table: Table, width: int, *, whole: Sequence[str] = (),
             lines = [line for cell in [column.header, *column.cells]
                      for line in _plain(cell).splitlines()]
             column.no_wrap = True
-            column.overflow = "ignore"
             column.min_width = max((cell_len(line) for line in lines), default=1)
     options = console.options.update_width(width)
     dropped: list[str] = []
