@@ -220,3 +220,15 @@ def test_compare_on_a_fresh_offline_machine(tmp_path):
     assert {m["split"] for m in report["models"]} == {"bundled-test"}
     assert report["protocol"]["real_split"] == "bundled-test"
     assert "Training mlp-keras" in outputs[80] and "Training" not in outputs[120]  # reused
+
+
+def test_a_whole_column_keeps_its_justification():
+    table = Table()
+    table.add_column("metric")
+    table.add_column("dcgan-torch@1", justify="right")
+    table.add_row("FID", "1.5")
+    fit_table(table, 80, whole=("dcgan-torch@1",))
+    console = Console(width=80, record=True, file=open(os.devnull, "w"))  # noqa: SIM115
+    console.print(table)
+    row = next(line for line in console.export_text().splitlines() if "FID" in line)
+    assert row.split("│")[2] == "           1.5 "  # right-aligned under the 13-character ref
