@@ -390,3 +390,52 @@ def test_torch_compile_keeps_spectral_norm_gradients():
             a, b = dict(eager.named_parameters())[key], dict(other.named_parameters())[key]
             torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-5)
         torch.testing.assert_close(other[0].sn_u, eager[0].sn_u, rtol=0, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_keras_two_replicas_keep_one_u(tmp_path):
+    """Under MirroredStrategy (two logical CPUs) each replica updates u from the same kernel;
+    the variable stays mirrored and identical on both replicas after training steps."""
+    import json
+    import os
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parent
+    code = textwrap.dedent("""
+        import json, sys
+        import numpy as np
+        import torch  # noqa: F401  (torch before tensorflow)
+        from ganzoo.cards import parse_card
+        from ganzoo.protocols import TrainConfig
+        from ganzoo_keras.backend import create_backend
+        from test_public_builder import CARD
+        recipe = parse_card(CARD, "t").recipe()
+        images = np.random.default_rng(0).integers(0, 256, (128, 28, 28, 1), dtype=np.uint8)
+        config = TrainConfig(model_id="snmini-keras", recipe="tiny", dataset="random",
+                             batch_size=16, seed=5, device="cpu", max_steps=2, devices=2)
+        trainer = create_backend(None).create_trainer(None, recipe, config, images)
+        before = trainer.weights()
+        trainer.run_steps(0, 0, 2)
+        out = {}
+        for part in ("generator", "discriminator"):
+            for var in trainer._model(part).variables:
+                if var.path.endswith("sn_u"):
+                    values = [v.numpy().tolist() for v in var.value.values]
+                    out[var.path] = values
+        moved = float(np.abs(trainer.weights()["discriminator.0.sn_u"]
+                             - before["discriminator.0.sn_u"]).max())
+        print(json.dumps({"u": out, "moved": moved}))
+    """)
+    env = dict(os.environ, GANZOO_HOME=str(tmp_path), PYTHONPATH=str(tests) + os.pathsep
+               + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert len(result["u"]) == 4
+    for path, values in result["u"].items():
+        assert len(values) == 2 and values[0] == values[1], path
+    assert result["moved"] > 1e-3
