@@ -109,3 +109,19 @@ def test_missing_mlflow_names_the_extra(home, cli, monkeypatch):
     result = cli("train", "mlp-torch", *TINY, "--track", "mlflow")
     assert result.exit_code == 2
     assert "pip install 'ganzoo[mlflow]'" in result.output
+
+
+def test_a_run_that_ends_in_an_error_is_marked_failed(home):
+    from ganzoo.catalog import Catalog
+    from ganzoo.store import RunStore
+    from ganzoo.training.config import build_config
+    from ganzoo.training.mlflow_sink import MLflowSink, default_tracking_uri
+
+    catalog = Catalog.load(plugins=["torch"])
+    config = build_config(catalog.model("mlp-torch"), data="fashion", split="bundled-test")
+    sink = MLflowSink(catalog, RunStore(), config)
+    sink.scalars(3, {"d_loss": 0.5})
+    sink.close()  # the loop's finally, without a registered version: an exception
+    client, run = _only_run(default_tracking_uri())
+    assert run.info.run_id == sink.run_id and run.info.status == "FAILED"
+    assert [m.step for m in client.get_metric_history(sink.run_id, "train/d_loss")] == [3]
