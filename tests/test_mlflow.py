@@ -125,3 +125,24 @@ def test_a_run_that_ends_in_an_error_is_marked_failed(home):
     client, run = _only_run(default_tracking_uri())
     assert run.info.run_id == sink.run_id and run.info.status == "FAILED"
     assert [m.step for m in client.get_metric_history(sink.run_id, "train/d_loss")] == [3]
+
+
+def test_mlflow_failing_mid_run_never_stops_the_training(home, capsys):
+    from ganzoo.catalog import Catalog
+    from ganzoo.store import RunStore
+    from ganzoo.training.config import build_config
+    from ganzoo.training.mlflow_sink import MLflowSink
+
+    catalog = Catalog.load(plugins=["torch"])
+    config = build_config(catalog.model("mlp-torch"), data="fashion", split="bundled-test")
+    sink = MLflowSink(catalog, RunStore(), config)
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("tracking server unreachable")
+
+    sink.client.log_batch = unreachable
+    sink.scalars(1, {"d_loss": 0.5})
+    sink.scalars(2, {"d_loss": 0.4})
+    sink.close()
+    err = capsys.readouterr().err
+    assert err.count("stopped receiving this run") == 1 and "unreachable" in err

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -113,32 +114,61 @@ class MLflowSink:
                                            "ganzoo.dataset": config.dataset})
         self.run_id: str = run.info.run_id
         self.finished = False
+        self.broken = False  # set when MLflow fails mid-run: logging stops, training goes on
         from mlflow.entities import Param
 
         self.client.log_batch(self.run_id, params=[
             Param(k, v) for k, v in recipe_params(spec, config).items()])
 
+    def _failed(self, what: str, exc: Exception) -> None:
+        """A sink never stops a training: say once that MLflow stopped receiving it."""
+        if not self.broken:
+            self.broken = True
+            print(f"warning: MLflow ({self.tracking_uri}) stopped receiving this run while "
+                  f"logging {what}: {exc}; training and registration go on", file=sys.stderr)
+
     def scalars(self, step: int, metrics: dict[str, float], prefix: str = "train/") -> None:
         """The metrics of one log interval, at ``step`` (the global step)."""
         from mlflow.entities import Metric
 
+        if self.broken:
+            return
         now = int(time.time() * 1000)
-        self.client.log_batch(self.run_id, metrics=[
-            Metric(prefix + k, float(v), now, step) for k, v in metrics.items()])
+        try:
+            self.client.log_batch(self.run_id, metrics=[
+                Metric(prefix + k, float(v), now, step) for k, v in metrics.items()])
+        except Exception as exc:
+            self._failed("metrics", exc)
 
     def image(self, step: int, tag: str, images: np.ndarray) -> None:
         """A grid of (N, H, W, C) images in [-1, 1], as ``<tag>/step_<step>.png``."""
+        if self.broken:
+            return
         grid = make_grid(images)
-        self.client.log_image(self.run_id, grid[..., 0] if grid.shape[-1] == 1 else grid,
-                              artifact_file=f"{tag}/step_{step:07d}.png")
+        try:
+            self.client.log_image(self.run_id, grid[..., 0] if grid.shape[-1] == 1 else grid,
+                                  artifact_file=f"{tag}/step_{step:07d}.png")
+        except Exception as exc:
+            self._failed("a sample grid", exc)
 
     def close(self) -> None:
         """Training left the loop: a run never finished by :meth:`finish` ended in an error."""
-        if not self.finished:
-            self.client.set_terminated(self.run_id, "FAILED")
+        if not self.finished and not self.broken:
+            try:
+                self.client.set_terminated(self.run_id, "FAILED")
+            except Exception as exc:
+                self._failed("the run's end", exc)
 
     def finish(self, record: VersionRecord) -> None:
         """Log the registered version's loss plot, sample grid and exported weights; end the run."""
+        if self.broken:
+            return
+        try:
+            self._finish(record)
+        except Exception as exc:
+            self._failed(f"the files of {record.ref}", exc)
+
+    def _finish(self, record: VersionRecord) -> None:
         from ganzoo.exchange import export_version
 
         self.client.set_tag(self.run_id, "ganzoo.ref", record.ref)
