@@ -24,16 +24,16 @@ NO_PARITY="--deselect=tests/test_losses.py::test_torch_and_keras_take_the_same_s
 tests_for() {
   case "$1" in
     ganzoo/noise.py) echo "tests/test_noise.py tests/test_mutation_kills_noise.py" ;;
-    plugins/ganzoo_torch/losses.py) echo "tests/test_losses.py tests/test_golden_steps.py $NO_PARITY" ;;
+    plugins/ganzoo_torch/losses.py) echo "tests/test_mutation_kills_losses.py tests/test_losses.py tests/test_golden_steps.py $NO_PARITY" ;;
     plugins/ganzoo_torch/steps.py) echo "tests/test_golden_steps.py tests/test_losses.py tests/test_torch_trainer.py $NO_PARITY" ;;
     plugins/ganzoo_torch/optimizers.py) echo "tests/test_optimizers_from_card.py tests/test_mutation_kills_optimizers.py" ;;
-    plugins/ganzoo_keras/losses.py) echo "tests/test_losses.py tests/test_golden_steps.py $NO_PARITY" ;;
+    plugins/ganzoo_keras/losses.py) echo "tests/test_mutation_kills_losses.py tests/test_losses.py tests/test_golden_steps.py $NO_PARITY" ;;
     plugins/ganzoo_keras/steps.py) echo "tests/test_golden_steps.py tests/test_losses.py tests/test_keras_training.py $NO_PARITY" ;;
     plugins/ganzoo_keras/optimizers.py) echo "tests/test_optimizers_from_card.py tests/test_mutation_kills_optimizers.py" ;;
     ganzoo/metrics/fid.py) echo "tests/test_metrics.py tests/test_mutation_kills_metrics.py" ;;
     ganzoo/metrics/kid.py) echo "tests/test_metrics.py tests/test_mutation_kills_metrics.py" ;;
     ganzoo/metrics/manifold.py) echo "tests/test_metrics.py tests/test_metrics_density_coverage.py tests/test_mutation_kills_metrics.py" ;;
-    ganzoo/weights.py) echo "tests/test_export_errors.py tests/test_export_support.py tests/test_fuzz_parsers.py tests/test_mutation_kills_weights.py" ;;
+    ganzoo/weights.py) echo "tests/test_mutation_kills_weights.py tests/test_export_errors.py tests/test_export_support.py" ;;
     ganzoo/exchange.py) echo "tests/test_export_errors.py tests/test_export_roundtrip.py tests/test_records.py" ;;
     ganzoo/store/runstore.py) echo "tests/test_store.py tests/test_store_hardening.py tests/test_records.py tests/test_mutation_kills_runstore.py" ;;
     *) return 1 ;;
