@@ -163,8 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     for name in results[0]["disturbances"]:
         plot(results, name, IMAGES / f"{name}.png")
     examples(results[0]["dataset"], results[0]["n"], IMAGES / "examples.png", args.seed)
-    command = "python benchmarks/metrics_validation.py" + (
-        " " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip()
+    data = os.environ.get("GANZOO_DATA")
+    args_text = " ".join(argv if argv is not None else sys.argv[1:])
+    command = (f"GANZOO_DATA={data} " if data else "") + \
+        f"python benchmarks/metrics_validation.py {args_text}".rstrip()
     write_doc(results, seconds, command)
     print(f"wrote {DOC} and {IMAGES}/ in {seconds:.0f} s")
     return 0

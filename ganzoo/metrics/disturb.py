@@ -76,12 +76,15 @@ def _bilinear(x: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
 
 def swirl(images: np.ndarray, strength: float,
           rng: np.random.Generator | None = None) -> np.ndarray:
-    """scikit-image's swirl about the centre, radius 14: angle strength * exp(-5 r / (14 ln 2))."""
+    """scikit-image's swirl about the centre, radius 28: angle strength * exp(-5 r / (28 ln 2)).
+
+    Radius 28 (the image's width) so that the whole garment twists, not only its centre.
+    """
     if strength == 0:
         return np.asarray(images).copy()
     x = _as_float(images)[..., 0]
     h, w = x.shape[1:]
-    cy, cx, radius = (h - 1) / 2, (w - 1) / 2, 14.0
+    cy, cx, radius = (h - 1) / 2, (w - 1) / 2, 28.0
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     dy, dx = yy - cy, xx - cx
     rho = np.hypot(dy, dx)
