@@ -205,3 +205,13 @@ def test_the_module_defaults_are_the_papers():
     assert manifold.K == 3 and manifold.DC_K == 5
     assert kid_module.SUBSET_SIZE == 1000 and kid_module.SUBSETS == 100
     assert fid_module.GaussianStats.__dataclass_params__.frozen
+
+
+def test_fid_of_rank_deficient_covariances_is_finite():
+    """Fewer samples than dimensions: S1^(1/2) S2 S1^(1/2) has eigenvalues that round below
+    zero; they are clipped, not passed to the square root (which would give NaN)."""
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x, y = rng.standard_normal((3, 10)), rng.standard_normal((4, 10))
+        value = fid(x, y)
+        assert np.isfinite(value) and value > 0
