@@ -157,7 +157,7 @@ def model_index(record: VersionRecord, dataset_title: str) -> list[dict[str, Any
         protocol, values = stored["protocol"], stored["results"]
         key = protocol_key(protocol)
         metrics = [{"type": name, "value": float(values[name]), "name": label, "config": key,
-                    "args": protocol, "verified": False}
+                    "args": protocol_summary(protocol), "verified": False}
                    for name, label in METRIC_NAMES.items()
                    if isinstance(values.get(name), (int, float))]
         if metrics:
@@ -171,10 +171,18 @@ def model_index(record: VersionRecord, dataset_title: str) -> list[dict[str, Any
     return [{"name": record.model_id, "results": results}] if results else []
 
 
+def protocol_summary(protocol: dict[str, Any]) -> dict[str, Any]:
+    """What each model-index metric carries of its protocol (the card's body has it whole)."""
+    extractor = protocol.get("extractor") or {}
+    return {"n": protocol.get("n"), "seed": protocol.get("seed"),
+            "real_split": protocol.get("real_split"), "real_n": protocol.get("real_n"),
+            "extractor": extractor.get("name"), "extractor_sha256": extractor.get("sha256")}
+
+
 def model_card(catalog: Catalog, record: VersionRecord, config: dict[str, Any], *,
                samples: bool = True) -> str:
     """The ``README.md`` of a Hub folder: YAML front matter, then the card's text."""
-    from ganzoo.metrics.protocol import describe
+    from ganzoo.metrics.protocol import describe, protocol_key
 
     spec = catalog.datasets.get(record.dataset)
     title = getattr(spec, "title", record.dataset)
@@ -203,7 +211,7 @@ def model_card(catalog: Catalog, record: VersionRecord, config: dict[str, Any], 
         "```python",
         "import ganzoo",
         "",
-        'g = ganzoo.load("path/to/this/folder")  # after huggingface-cli download',
+        'g = ganzoo.load("path/to/this/folder")  # after hf download',
         "images = g.sample(16, seed=0)            # uint8, (16, H, W, C)",
         'g.grid(64).save("samples.png")',
         "```", "",
@@ -214,7 +222,8 @@ def model_card(catalog: Catalog, record: VersionRecord, config: dict[str, Any], 
         f"- data: {title}, split `{record.split}` "
         + (f"({spec.homepage}); " if getattr(spec, "homepage", "") else "; ")
         + f"licence {licence} (the card's `license` is the training data's)",
-        f"- {config['epochs']} epochs, {config['steps']} steps, seed {config['seed']}, status "
+        f"- {config['epochs']} epoch{'' if config['epochs'] == 1 else 's'}, "
+        f"{config['steps']} steps, seed {config['seed']}, status "
         f"{config['status']}",
         f"- ganzoo {config['ganzoo_version']}", "",
     ]
@@ -227,7 +236,12 @@ def model_card(catalog: Catalog, record: VersionRecord, config: dict[str, Any], 
             cells = [f"{values[k]:.4g}" if isinstance(values.get(k), (int, float)) else "-"
                      for k in METRIC_NAMES]
             lines.append(f"| {describe(stored['protocol'])} | " + " | ".join(cells) + " |")
-        lines.append("")
+        lines += ["", "Each evaluation's protocol (its key is the metrics' `config` in the "
+                  "front matter; numbers are comparable only under the same key):", ""]
+        for stored in record.evaluations:
+            comparable = {k: v for k, v in stored["protocol"].items() if k != "real_source"}
+            lines += [f"- `{protocol_key(stored['protocol'])}`:", "",
+                      "```json", json.dumps(comparable, indent=2, sort_keys=True), "```", ""]
     if samples:
         lines += ["## Samples", "", f"![fixed-noise samples]({SAMPLES_FILE})", ""]
     return "\n".join(lines)
