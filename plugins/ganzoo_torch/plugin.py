@@ -7,7 +7,7 @@ from typing import Any
 
 from ganzoo.hookspecs import hookimpl
 
-FAMILIES = ("mlp", "dcgan", "combined")
+FAMILIES = ("mlp", "dcgan", "combined", "wgangp", "lsgan", "sngan")
 REQUIRES = ("torch",)
 
 
