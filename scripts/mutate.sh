@@ -10,7 +10,8 @@
 # only read; mutants never touch it). Afterwards, inside that folder:
 #   ../../.venv/bin/mutmut results            # the surviving mutants
 #   ../../.venv/bin/mutmut show NAME          # the diff of one mutant
-# Environment: MUTATE_JOBS (parallel workers, default 2), MUTATE_TIMEOUT (seconds, default 3600).
+# Environment: MUTATE_JOBS (parallel workers, default 2), MUTATE_TIMEOUT (seconds, default 3600),
+# MUTATE_RERUN=1 (run only the mutants a previous run left alive, e.g. after adding a test).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,7 +46,7 @@ plugins/ganzoo_keras/optimizers.py ganzoo/metrics/fid.py ganzoo/metrics/kid.py
 ganzoo/metrics/manifold.py ganzoo/weights.py ganzoo/exchange.py ganzoo/store/runstore.py"
 
 if [[ $# -lt 1 || "$1" == "-h" || "$1" == "--help" ]]; then
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 if [[ "$1" == "--list" ]]; then
@@ -74,7 +75,16 @@ cd "$STAGE"
 # one thread per worker: the machine is shared, and workers run in parallel
 export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 TF_NUM_INTRAOP_THREADS=1 TF_NUM_INTEROP_THREADS=1
 export TF_CPP_MIN_LOG_LEVEL=3 PYTHONDONTWRITEBYTECODE=1
-timeout "${MUTATE_TIMEOUT:-3600}" "$MUTMUT" run --max-children "${MUTATE_JOBS:-2}" >"$STAGE/run.log" 2>&1 \
+# mutmut keeps each mutant's result; MUTATE_RERUN=1 runs the ones left alive again (after a
+# test was added for them), every other result stands.
+NAMES=""
+META="$STAGE/mutants/$STAGED.meta"
+if [[ "${MUTATE_RERUN:-0}" == 1 && -f "$META" ]]; then
+  NAMES="$("$PY" "$ROOT/scripts/mutate_score.py" "$STAGE" "$STAGED" --names)"
+  echo "rerunning $(wc -w <<<"$NAMES") mutants left alive"
+fi
+# shellcheck disable=SC2086
+timeout "${MUTATE_TIMEOUT:-3600}" "$MUTMUT" run --max-children "${MUTATE_JOBS:-2}" $NAMES >"$STAGE/run.log" 2>&1 \
   || echo "mutmut run exited $? (see $STAGE/run.log)" >&2
 tail -c 2000 "$STAGE/run.log" | tr '\r' '\n' | grep -v '^\s*$' | tail -5
 

@@ -1,10 +1,11 @@
 """Print the mutation score of one staged module from mutmut 3's results file.
 
-Usage: python scripts/mutate_score.py STAGE_DIR STAGED_MODULE_PATH [--diffs]
+Usage: python scripts/mutate_score.py STAGE_DIR STAGED_MODULE_PATH [--diffs | --names]
 
 Killed counts mutants a test failed on (and timeouts: the mutant made a test hang);
 everything else that ran or had no test (survived, no tests, suspicious) counts against the
-score. ``--diffs`` prints each survivor's diff (``mutmut show``).
+score. ``--diffs`` prints each survivor's diff (``mutmut show``); ``--names`` prints only
+the names of the mutants not killed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ def main(argv: list[str]) -> int:
     stage, module, *flags = argv
     meta = Path(stage) / "mutants" / (module + ".meta")
     codes: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
+    if "--names" in flags:  # the mutants left alive, for ``mutmut run NAME ...``
+        print(" ".join(sorted(name for name, code in codes.items() if code not in KILLED)))
+        return 0
     counts = Counter("killed" if c in KILLED else LABEL.get(c, f"exit {c}") for c in codes.values())
     total = len(codes)
     killed = counts["killed"]
