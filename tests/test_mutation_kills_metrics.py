@@ -215,3 +215,36 @@ def test_fid_of_rank_deficient_covariances_is_finite():
         x, y = rng.standard_normal((3, 10)), rng.standard_normal((4, 10))
         value = fid(x, y)
         assert np.isfinite(value) and value > 0
+
+
+def test_kid_defaults_to_seed_zero_and_a_two_subset_spread():
+    x, y = RNG.standard_normal((8, 3)), RNG.standard_normal((8, 3)) + 0.2
+    assert kid(x, y, subset_size=4, subsets=5) == kid(x, y, subset_size=4, subsets=5, seed=0)
+    assert kid(x, y, subset_size=4, subsets=5) != kid(x, y, subset_size=4, subsets=5, seed=1)
+    mean, spread = kid(x, y, subset_size=4, subsets=2, seed=2)
+    rng = np.random.default_rng(2)
+    picks = [(rng.choice(8, 4, replace=False), rng.choice(8, 4, replace=False)) for _ in range(2)]
+    values = [brute_mmd2(x[r], y[f]) for r, f in picks]
+    assert mean == pytest.approx(np.mean(values), rel=1e-10)
+    assert spread == pytest.approx(np.std(values, ddof=1), rel=1e-10) and spread > 0
+
+
+def test_kid_precomputes_whole_kernels_exactly_up_to_its_memory_bound(monkeypatch):
+    """Three (N, N) float64 matrices when 3 * N^2 * 8 bytes fit the bound, else three small
+    matrices per subset: the results agree (above), the memory does not."""
+    calls = []
+    kernel = kid_module.polynomial_kernel
+
+    def counting(a, b):
+        calls.append(a.shape[0])
+        return kernel(a, b)
+
+    monkeypatch.setattr(kid_module, "polynomial_kernel", counting)
+    x, y = RNG.standard_normal((12, 4)), RNG.standard_normal((10, 4))
+    monkeypatch.setattr(kid_module, "FULL_KERNEL_BYTES", 3 * 12**2 * 8)
+    kid(x, y, subset_size=5, subsets=6)
+    assert sorted(calls) == [10, 12, 12]
+    calls.clear()
+    monkeypatch.setattr(kid_module, "FULL_KERNEL_BYTES", 3 * 12**2 * 8 - 1)
+    kid(x, y, subset_size=5, subsets=6)
+    assert calls == [5] * 18
