@@ -84,6 +84,7 @@ def test_track_mlflow_logs_params_metrics_grids_plot_and_weights(home, cli):
 
 def test_env_var_and_tracking_uri_choose_the_tracker_and_the_store(home, cli, tmp_path,
                                                                    monkeypatch):
+    monkeypatch.chdir(tmp_path)  # mlflow puts a database store's artifacts in ./mlruns
     uri = f"sqlite:///{tmp_path / 'elsewhere.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     monkeypatch.setenv("GANZOO_TRACK", "mlflow")
@@ -91,8 +92,9 @@ def test_env_var_and_tracking_uri_choose_the_tracker_and_the_store(home, cli, tm
                  "--epochs", "1", "--max-steps", "2", "--batch-size", "16", "--no-progress")
     assert result.exit_code == 0, result.output
     assert not (home / "mlflow").exists()  # MLFLOW_TRACKING_URI wins over the local default
-    _client, run = _only_run(uri)
+    client, run = _only_run(uri)
     assert run.data.tags["ganzoo.ref"] == "mlp-torch@1"
+    assert "weights/mlp-torch-1.safetensors" in _all_artifacts(client, run.info.run_id)
 
 
 def test_an_unknown_tracker_is_refused_before_training(home, cli):
