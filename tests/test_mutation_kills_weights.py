@@ -296,3 +296,72 @@ def test_check_shapes_names_what_is_missing_extra_or_misshapen():
     assert str(caught.value) == ("src: tensor generator.t3 has shape (1, 1), the card "
                                  "expects (1,)")
     check_shapes({k: np.zeros(1) for k in expected}, expected, "src")
+
+
+def test_float64_arrays_are_written_as_float32(tmp_path):
+    wide = {k: v.astype(np.float64) for k, v in ARRAYS.items()}
+    arrays, _ = read_weights(write_weights(tmp_path / "w.safetensors", wide, meta()))
+    assert {v.dtype for v in arrays.values()} == {np.dtype(np.float32)}
+
+
+def test_the_temp_file_is_the_name_plus_tmp_and_a_zero_umask_gives_0666(tmp_path, monkeypatch):
+    from safetensors import numpy as st_numpy
+
+    seen = []
+    real_save = st_numpy.save_file
+
+    def spy(tensors, filename, metadata=None):
+        seen.append(filename)
+        return real_save(tensors, filename, metadata=metadata)
+
+    monkeypatch.setattr(st_numpy, "save_file", spy)
+    old = os.umask(0)
+    try:
+        path = save_atomically(tmp_path / "w.safetensors", ARRAYS, {"format": FORMAT})
+    finally:
+        os.umask(old)
+    assert seen == [str(tmp_path / "w.safetensors.tmp")]  # what 'runs gc' cleans up
+    assert path.stat().st_mode & 0o777 == 0o666
+
+
+@pytest.mark.parametrize("exc", [
+    OSError(28, "out of quota"),  # ENOSPC by number, other words
+    RuntimeError("No space left on device (os error 28)"),  # the words, no errno
+], ids=["errno", "words"])
+def test_a_full_disk_is_known_by_its_errno_or_its_words(tmp_path, monkeypatch, exc):
+    from safetensors import SafetensorError
+    from safetensors import numpy as st_numpy
+
+    def fail(tensors, filename, metadata=None):
+        raise exc if isinstance(exc, OSError) else SafetensorError(str(exc))
+
+    monkeypatch.setattr(st_numpy, "save_file", fail)
+    target = tmp_path / "w.safetensors"
+    with pytest.raises(StoreWriteError) as caught:
+        save_atomically(target, ARRAYS, {})
+    assert str(caught.value).startswith(f"cannot write {target}: the disk is full; ")
+
+
+def test_another_write_error_keeps_its_own_words(tmp_path, monkeypatch):
+    from safetensors import numpy as st_numpy
+
+    def denied(tensors, filename, metadata=None):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(st_numpy, "save_file", denied)
+    target = tmp_path / "w.safetensors"
+    with pytest.raises(StoreWriteError) as caught:
+        save_atomically(target, ARRAYS, {})
+    assert str(caught.value) == (
+        f"cannot write {target}: [Errno 13] Permission denied; nothing was written")
+
+
+def test_reading_the_umask_leaves_it_as_it_was():
+    from ganzoo.weights import current_umask
+
+    old = os.umask(0o077)
+    try:
+        assert current_umask() == 0o077
+        assert os.umask(0o077) == 0o077
+    finally:
+        os.umask(old)
