@@ -248,3 +248,41 @@ def test_kid_precomputes_whole_kernels_exactly_up_to_its_memory_bound(monkeypatc
     monkeypatch.setattr(kid_module, "FULL_KERNEL_BYTES", 3 * 12**2 * 8 - 1)
     kid(x, y, subset_size=5, subsets=6)
     assert calls == [5] * 18
+
+
+# float32 features far from the origin: |a|^2 + |b|^2 - 2 a.b cancels catastrophically in
+# float32 (spacing 8 near 1e8), so every manifold function must compute in float64.
+OFFSET = np.float32(1e4)
+LINE = (OFFSET + np.array([[0.0], [1.0], [3.0], [7.0]])).astype(np.float32)
+
+
+def test_knn_radii_of_float32_features_far_from_the_origin():
+    assert knn_radii(LINE, 1).tolist() == [1.0, 1.0, 4.0, 16.0]
+    assert knn_radii(LINE, 3).tolist() == [49.0, 36.0, 16.0, 49.0]
+
+
+def test_inside_of_float32_features_far_from_the_origin_gives_booleans():
+    points = (OFFSET + np.array([[2.0], [2.5], [20.0]])).astype(np.float32)
+    got = inside(points, LINE, np.array([1.0, 1.0, 0.0, 0.0]))
+    assert got.dtype == np.bool_
+    assert got.tolist() == [True, False, False]
+    got = inside(points.astype(np.float64), LINE, np.array([1.0, 1.0, 0.0, 0.0]))
+    assert got.tolist() == [True, False, False]
+
+
+def test_density_coverage_of_float32_features_far_from_the_origin():
+    fake = (OFFSET + np.array([[1.5], [6.0], [30.0]])).astype(np.float32)
+    # k=1 radii 1, 1, 4, 16: 1.5 lies in the balls of 1 (0.25) and 3 (2.25 <= 4);
+    # 6 in the ball of 7 (1 <= 16) and of 3 (9 > 4: no); 30 in none
+    assert density_coverage(LINE, fake, 1) == (1.0, 0.75)
+    assert density_coverage(LINE.astype(np.float64), fake, 1) == (1.0, 0.75)
+
+
+def test_precision_recall_pass_their_k_on():
+    real = RNG.standard_normal((15, 2))
+    fake = RNG.standard_normal((12, 2)) * 0.6 + 0.8
+    for k in (1, 2, 5):
+        precision = inside(fake, real, brute_radii(real, k)).mean()
+        recall = inside(real, fake, brute_radii(fake, k)).mean()
+        assert precision_recall(real, fake, k) == pytest.approx((precision, recall), abs=1e-12)
+    assert precision_recall(real, fake, 1) != precision_recall(real, fake, 5)
