@@ -58,6 +58,7 @@ def test_set_disturbances_do_what_they_say(images):
     assert (mixed.reshape(len(images), -1).max(axis=1) == 0).sum() == 16
 
 
+@pytest.mark.slow  # about 12 s on two busy cores
 def test_metrics_move_the_way_they_claim(offline):
     """A fast subset of the validation: each claimed direction holds at small n."""
     n = 400
