@@ -365,3 +365,15 @@ def test_reading_the_umask_leaves_it_as_it_was():
         assert os.umask(0o077) == 0o077
     finally:
         os.umask(old)
+
+
+@pytest.mark.parametrize(("count", "dots"), [(5, ""), (6, " ...")])
+def test_check_shapes_lists_five_names_and_dots_only_beyond(count, dots):
+    expected = {f"generator.t{i}": (1,) for i in range(count)}
+    names = ", ".join(sorted(expected)[:5])
+    with pytest.raises(WeightsFileError) as caught:
+        check_shapes({}, expected, "src")
+    assert str(caught.value) == f"src: missing tensors {names}{dots}"
+    with pytest.raises(WeightsFileError) as caught:
+        check_shapes({k: np.zeros(1) for k in expected}, {}, "src")
+    assert str(caught.value) == f"src: unexpected tensors {names}{dots}"
