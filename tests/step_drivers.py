@@ -52,7 +52,7 @@ def torch_trainer(recipe: Recipe, weights: dict[str, np.ndarray], batch: int,
 
     trainer = create_backend(None).create_trainer(
         None, recipe, _config(recipe, "torch", batch, torch_threads=1),
-        _placeholder_images(recipe, batch))
+        _placeholder_images(recipe, batch * recipe.d_steps_per_g))
     for part in ("generator", "discriminator") if load else ():
         load_canonical_weights(getattr(trainer, part), getattr(recipe, part), part, weights)
     return trainer
@@ -80,7 +80,8 @@ def keras_trainer(recipe: Recipe, weights: dict[str, np.ndarray], batch: int,
     from ganzoo_keras.canonical import from_canonical
 
     trainer = create_backend(None).create_trainer(
-        None, recipe, _config(recipe, "keras", batch), _placeholder_images(recipe, batch))
+        None, recipe, _config(recipe, "keras", batch),
+        _placeholder_images(recipe, batch * recipe.d_steps_per_g))
     for part in ("generator", "discriminator") if load else ():
         from_canonical(getattr(trainer, part), part, weights)
     return trainer
@@ -98,5 +99,32 @@ def keras_step(trainer, real: np.ndarray, noise: list[np.ndarray]) -> dict[str, 
 
 
 def noise_draws(recipe: Recipe) -> int:
-    """How many latent batches one step of ``recipe.step`` draws (simultaneous: one forward)."""
-    return 1 if recipe.step == "simultaneous" else 2
+    """How many latent batches one step of ``recipe.step`` draws (simultaneous: one forward;
+    otherwise one per discriminator update, ``d_steps_per_g`` of them, and one for G)."""
+    return 1 if recipe.step == "simultaneous" else recipe.d_steps_per_g + 1
+
+
+def fix_penalty_draws(backend: str, trainer, recipe: Recipe,
+                      draws: Iterable[np.ndarray]) -> None:
+    """Make the trainer's penalty (if the recipe has one) take its interpolation weights from
+    ``draws`` in order, instead of the backend's own seeded generator."""
+    if recipe.penalty is None:
+        return
+    draws = iter(draws)
+    if backend == "torch":
+        import torch
+
+        from ganzoo_torch.losses import penalty_for
+        from ganzoo_torch.steps import penalty_term
+
+        trainer.steps.penalty = penalty_term(
+            penalty_for(recipe), trainer.discriminator, recipe.penalty.weight,
+            lambda n: torch.from_numpy(next(draws)[:n]))
+    else:
+        from ganzoo_keras.losses import penalty_for
+        from ganzoo_keras.runtime import tf
+        from ganzoo_keras.steps import penalty_term
+
+        trainer.updates.penalty = penalty_term(
+            penalty_for(recipe), trainer.discriminator, recipe.penalty.weight,
+            lambda n: tf.constant(next(draws)[:n]))
