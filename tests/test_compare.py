@@ -131,6 +131,10 @@ def test_compare_writes_the_report_and_marks_the_best(world, cli):
 
     md = (out / "report.md").read_text()
     assert "| model | backend |" in md and "**" in md and "★" in md
+    # Density and k-NN coverage (Naeem et al. 2020) are columns of the report and the floor.
+    assert "density ↑" in md and "k-NN cov. ↑" in md and "k-NN coverage" in md
+    assert 0 < report["floor"]["knn_coverage"] <= 1
+    assert collapsed["results"]["knn_coverage"] < good["results"]["knn_coverage"]
     assert "![samples](samples.png)" in md and "![losses](losses.png)" in md
     assert "same 64 latent vectors" in md
     with Image.open(out / "samples.png") as picture:
@@ -152,6 +156,7 @@ def test_eval_stores_results_with_their_protocol(world, cli):
     result = cli("eval", ref, "-n", N, "--seed", "3")
     assert result.exit_code == 0, result.output
     assert "real floor" in result.output and "FID" in result.output
+    assert "density" in result.output and "k-NN coverage" in result.output
     [stored] = world["store"].resolve(ref).evaluations
     protocol = stored["protocol"]
     assert (protocol["n"], protocol["seed"], protocol["dataset"]) == (300, 3, "fashion")

@@ -16,6 +16,8 @@ _METRICS = (  # key, label, format
     ("kid", "KID ↓", "{:.5f}"),
     ("precision", "precision ↑", "{:.3f}"),
     ("recall", "recall ↑", "{:.3f}"),
+    ("density", "density ↑", "{:.3f}"),
+    ("knn_coverage", "k-NN coverage ↑", "{:.3f}"),
     ("is", "IS-like ↑", "{:.2f}"),
     ("coverage", "class coverage ↑", "{:.0%}"),
     ("class_entropy", "class entropy ↑", "{:.3f}"),
@@ -74,7 +76,9 @@ def evaluate(
     table.add_column(record.ref, justify="right")
     table.add_column("real floor", justify="right", style="dim")
     for key, label, fmt in _METRICS:
-        table.add_row(label, fmt.format(result.results[key]), fmt.format(floor[key]))
+        value, real = result.results.get(key), floor.get(key)
+        table.add_row(label, "—" if value is None else fmt.format(value),
+                      "—" if real is None else fmt.format(real))
     fit_table(table, width(), whole=(record.ref,))
     console.print(table)
     if real_split.startswith("bundled-"):

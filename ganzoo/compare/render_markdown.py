@@ -49,8 +49,10 @@ def markdown(report: CompareReport) -> str:
                   f"KID×10³ {f.get('kid', float('nan')) * 1e3:.2f}, "
                   f"precision {f.get('precision', float('nan')):.3f}, "
                   f"recall {f.get('recall', float('nan')):.3f}, "
+                  f"density {f.get('density', float('nan')):.3f}, "
+                  f"k-NN coverage {f.get('knn_coverage', float('nan')):.3f}, "
                   f"IS-like {f.get('is', float('nan')):.2f}, "
-                  f"coverage {f.get('coverage', float('nan')):.0%}. "
+                  f"class coverage {f.get('coverage', float('nan')):.0%}. "
                   "This is what real images score: a model's FID is only meaningful on this "
                   "scale."]
     lines += ["", "## Models", ""]

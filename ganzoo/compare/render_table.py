@@ -16,8 +16,8 @@ from ganzoo.tables import fit_table
 
 MODEL = "model"
 # Left out first when the terminal is narrow (the id already names the backend).
-DROP_ORDER = ("backend", "params (G+D)", "wall", "img/s", "IS-like ↑", "KID×10³ ↓", "coverage ↑",
-              "protocol")
+DROP_ORDER = ("backend", "params (G+D)", "wall", "img/s", "IS-like ↑", "recall ↑", "density ↑",
+              "KID×10³ ↓", "classes ↑", "protocol")
 
 
 def _caption(report: CompareReport) -> str:

@@ -53,8 +53,10 @@ COLUMNS = (
     Column("kid", "KID×10³ ↓", "low", lambda v: f"{v * 1e3:.2f}"),
     Column("precision", "precision ↑", "high", lambda v: f"{v:.3f}"),
     Column("recall", "recall ↑", "high", lambda v: f"{v:.3f}"),
+    Column("density", "density ↑", "high", lambda v: f"{v:.3f}"),
+    Column("knn_coverage", "k-NN cov. ↑", "high", lambda v: f"{v:.3f}"),
     Column("is", "IS-like ↑", "high", lambda v: f"{v:.2f}"),
-    Column("coverage", "coverage ↑", "high", lambda v: f"{v:.0%}"),
+    Column("coverage", "classes ↑", "high", lambda v: f"{v:.0%}"),
 )
 
 
