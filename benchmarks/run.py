@@ -5,14 +5,20 @@ through the catalog and the seed-style baseline(s) of the same card architecture
 up, then times them interleaved (baseline, ours, baseline, ours, ...) and reports the median.
 A process per model keeps frameworks apart and makes peak RSS a per-model figure.
 
-    python benchmarks/run.py --quick                       # all six models, a few minutes
+    python benchmarks/run.py --quick                       # every catalog model, minutes
     python benchmarks/run.py --models mlp-torch,dcgan-keras --repeats 7 --json out.json
     python benchmarks/run.py --quick --models mlp-torch:seed004,mlp-keras --recipes all
 
-Baselines (see benchmarks/README.md): torch models run ``torch_seed_loops.PlainLoop`` (DataLoader,
-torch.optim, the recipe's step written plainly); Keras models run ``keras_seed_loops.SeedLoop``
-(the seed-002 style: ``predict`` + ``train_on_batch`` per step), and recipes with the tutorial's
-simultaneous step also the seed-000 tutorial loop (tf.data + one ``@tf.function`` step).
+Baselines (see benchmarks/README.md): every model first runs the careful hand-written loop
+of ``careful_loops`` (in-memory tensors, randperm batches, the recipe's step and loss, stock
+optimisers; Keras: one ``tf.function`` step per call); then the seed-style loops where the
+recipe is one they can write (bce_logits, one D step per G step, no penalty): torch models
+``torch_seed_loops.PlainLoop`` (DataLoader, torch.optim, the step written plainly), Keras
+models ``keras_seed_loops.SeedLoop`` (``predict`` + ``train_on_batch`` per step), and recipes
+with the tutorial's simultaneous step also the seed-000 tutorial loop. Each model's row also
+gives the FLOPs of one step (torch's flop counter over the careful torch step of the same
+card, for Keras models too), the achieved GFLOP/s and its fraction of a 2048x2048 sgemm timed
+in the same process.
 """
 
 from __future__ import annotations
@@ -40,9 +46,10 @@ ROOT = HERE.parent
 if str(HERE) not in sys.path:  # the seed-loop modules sit beside this file
     sys.path.insert(0, str(HERE))
 
-MODELS = ("mlp-torch", "dcgan-torch", "combined-torch", "mlp-keras", "dcgan-keras",
-          "combined-keras")
 TARGETS = {"torch": 1.5, "keras": 5.0}  # issue 8: ours / seed-style, on this CPU
+# issue 17: ours / the careful loop: torch models >= 1.0x, mlp-torch (overhead-bound) 1.5x.
+CAREFUL_TARGETS = {"torch": 1.0, "mlp-torch": 1.5}
+SEED_STYLE_NOTE = "seed-style loops write bce_logits, one D step per G step, no penalty"
 N_IMAGES = 60_000  # a Fashion-MNIST-sized set of random images: memory is realistic
 # Seconds per timing (steps are sized to it), repeats, warm-up steps, fewest steps per timing.
 QUICK = {"budget": 1.0, "repeats": 3, "warmup": 1, "min_steps": 2}
@@ -209,9 +216,39 @@ TORCH_STYLES = {
 }
 
 
+def seed_style_fits(recipe: Any) -> bool:
+    """Whether the seed-style loops (bce_logits, one D step per G step, no penalty) write
+    ``recipe``'s step; they are skipped with a note where not."""
+    return recipe.loss == "bce_logits" and recipe.d_steps_per_g == 1 and recipe.penalty is None
+
+
+def careful_baseline(model_id: str, backend: str, recipe: Any, images: np.ndarray,
+                     batch: int) -> tuple:
+    """(name, description, target, build or the reason there is none) for the careful loop."""
+    from careful_loops import careful_keras_loop, careful_torch_loop, unsupported
+
+    if backend == "torch":
+        description = ("careful_loops.careful_torch_loop: one float tensor in memory, randperm "
+                       "batches, the recipe's step by hand, torch.optim Adam/SGD, loss read "
+                       "every 20 steps")
+        target = CAREFUL_TARGETS.get(model_id, CAREFUL_TARGETS["torch"])
+        loop = careful_torch_loop
+    else:
+        description = ("careful_loops.careful_keras_loop: in-memory tensor, tf.gather of a "
+                       "permutation, one @tf.function step per call, keras Adam/SGD")
+        target, loop = None, careful_keras_loop
+    why = unsupported(recipe)
+    if why is not None:
+        return ("careful loop", description, target, why)
+    return ("careful loop", description, target, lambda: loop(recipe, images, batch))
+
+
 def torch_baselines(recipe: Any, images: np.ndarray, batch: int) -> list[tuple]:
-    """(name, description, target, build) for the torch baseline."""
+    """(name, description, target, build) for the torch seed-style baseline."""
     from torch_seed_loops import PlainLoop
+
+    if not seed_style_fits(recipe):
+        return [("seed-style torch loop", "", TARGETS["torch"], SEED_STYLE_NOTE)]
 
     def build() -> Callable[[int], None]:
         loop = PlainLoop(recipe, images, batch)
@@ -227,8 +264,11 @@ def torch_baselines(recipe: Any, images: np.ndarray, batch: int) -> list[tuple]:
 
 
 def keras_baselines(recipe: Any, images: np.ndarray, batch: int) -> list[tuple]:
-    """(name, description, target, build) for the Keras baselines."""
+    """(name, description, target, build) for the Keras seed-style baselines."""
     from keras_seed_loops import SeedLoop
+
+    if not seed_style_fits(recipe):
+        return [("seed-002 loop", "", TARGETS["keras"], SEED_STYLE_NOTE)]
 
     out = [("seed-002 loop", "keras_seed_loops.SeedLoop: generator.predict + 2x "
             "discriminator.train_on_batch + combined.train_on_batch per step, numpy batches "
@@ -274,6 +314,15 @@ def measure_one(target: str, args: argparse.Namespace) -> dict[str, Any]:
     recipe = spec.card.recipe(recipe_name or None)
     batch = args.batch or recipe.batch_size
     extra: dict[str, Any] = {}
+    # torch first (importing TensorFlow before torch crashes): the FLOP count of the card's
+    # step (the torch build of the same card for Keras models) and the sgemm peak.
+    import torch
+    from careful_loops import sgemm_gflops, torch_flops_per_step, unsupported
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    flops = None if unsupported(recipe) else torch_flops_per_step(recipe, batch)
+    sgemm = [sgemm_gflops()]
     if spec.backend == "keras":
         from ganzoo.frameworks import import_tensorflow
 
@@ -305,16 +354,19 @@ def measure_one(target: str, args: argparse.Namespace) -> dict[str, Any]:
         kind += " (XLA)" if trainer.xla else " (graph)"
     ours.description = (f"{kind} via Catalog -> create_trainer, run_steps in chunks of "
                         f"{config.log_every}")
+    careful = careful_baseline(spec.model_id, spec.backend, recipe, images, batch)
     if spec.backend == "torch":
-        import torch
-
         if args.threads:
             torch.set_num_threads(args.threads)
-        factories = torch_baselines(recipe, images, batch)
+        factories = [careful, *torch_baselines(recipe, images, batch)]
     else:
-        factories = keras_baselines(recipe, images, batch)
-    baselines = []
+        factories = [careful, *keras_baselines(recipe, images, batch)]
+    baselines, skipped = [], []
     for name, description, goal, build in factories:
+        if isinstance(build, str):  # no such loop for this recipe: the reason instead
+            skipped.append({"name": name, "skipped": build, "target": goal})
+            log(f"{target}: {name} skipped: {build}")
+            continue
         side = Side(name, description, lambda n: None, goal)
         side.prepare(build, args.warmup)
         baselines.append(side)
@@ -330,8 +382,17 @@ def measure_one(target: str, args: argparse.Namespace) -> dict[str, Any]:
             side.cpu_s.append(cpu)
         log(f"{target}: repeat {r + 1}/{args.repeats}: " + ", ".join(
             f"{s.name} {s.steps * batch / s.wall_s[-1]:,.0f} img/s" for s in sides))
+    sgemm.append(sgemm_gflops())  # after the timings too: the peak is the better of the two
 
     ours_row = ours.summary(batch)
+    peak = max(sgemm)
+    compute = {"flops_per_step": flops, "sgemm_gflops": sgemm, "peak_gflops": peak,
+               "flops_from": "torch flop counter over the careful torch step of this card"
+                             + (" (the torch build: Keras is not counted)"
+                                if spec.backend == "keras" else "")}
+    if flops is not None:
+        rate = flops * ours_row["images_per_s"] / batch / 1e9
+        compute.update(gflops_per_s=rate, fraction_of_peak=rate / peak)
     rows = []
     for side in baselines:
         row = side.summary(batch)
@@ -339,12 +400,16 @@ def measure_one(target: str, args: argparse.Namespace) -> dict[str, Any]:
         row["ratio_cpu"] = ours_row["images_per_cpu_s"] / row["images_per_cpu_s"]
         row["ratio_best"] = ours_row["best_images_per_s"] / row["best_images_per_s"]
         row["met"] = None if side.target is None else row["ratio"] >= side.target
+        if flops is not None:
+            row["gflops_per_s"] = flops * row["images_per_s"] / batch / 1e9
         rows.append(row)
+    rows += skipped
     return {
         "model": spec.model_id, "backend": spec.backend, "family": spec.family,
         "recipe": recipe.name, "step": recipe.step, "batch": batch, "images": args.images,
         "repeats": args.repeats, "warmup_steps": args.warmup, "chunk": config.log_every,
-        "ours": ours_row, "baselines": rows, "threads": threads_report(spec.backend),
+        "ours": ours_row, "baselines": rows, "compute": compute,
+        "threads": threads_report(spec.backend),
         "rss_start_mb": rss_start / MB, "rss_end_mb": proc_status("VmRSS") / MB,
     }
 
@@ -378,7 +443,9 @@ def select(args: argparse.Namespace) -> list[tuple[str, str]]:
 
     catalog = Catalog.load()
     pairs: list[tuple[str, str]] = []
-    for item in filter(None, (s.strip() for s in args.models.split(","))):
+    items = [s.strip() for s in args.models.split(",")] if args.models else [
+        m.model_id for m in catalog.list_models() if m.installed()]
+    for item in filter(None, items):
         model_id, _, named = item.partition(":")
         card = catalog.model(model_id).card
         if named:
@@ -447,34 +514,47 @@ def print_table(results: list[dict[str, Any]], stream: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="ganzoo trainer vs seed-style loop (CPU, median of repeats)")
-    for name in ("model", "recipe", "batch", "ours img/s", "ours img/cpu-s", "baseline",
-                 "base img/s", "base img/cpu-s", "ratio", "cpu ratio", "target", "met?",
-                 "ours ΔRSS MB", "base ΔRSS MB"):
+    table = Table(title="ganzoo trainer vs careful and seed-style loops (CPU, median of repeats)")
+    for name in ("model", "recipe", "batch", "ours img/s", "baseline", "base img/s", "ratio",
+                 "cpu ratio", "target", "met?", "GFLOP/step", "ours GFLOP/s", "% sgemm",
+                 "sgemm GFLOP/s", "ours ΔRSS MB", "base ΔRSS MB"):
         numeric = name not in ("model", "recipe", "baseline", "met?")
         table.add_column(name, justify="right" if numeric else "left")
+    notes = []
     for result in results:
         if "error" in result:
-            table.add_row(result["model"], result["recipe"], *[""] * 9, "[red]error[/]",
-                          "", "")
+            table.add_row(result["model"], result["recipe"], *[""] * 7, "[red]error[/]",
+                          *[""] * 6)
             continue
-        ours = result["ours"]
+        ours, compute = result["ours"], result.get("compute", {})
+        flops = compute.get("flops_per_step")
         for i, base in enumerate(result["baselines"]):
-            met = {True: "[green]yes[/]", False: "[red]no[/]", None: "-"}[base["met"]]
             first = i == 0
+            lead = [result["model"] if first else "", result["recipe"] if first else "",
+                    str(result["batch"]) if first else "",
+                    f"{ours['images_per_s']:,.0f}" if first else "", base["name"]]
+            tail = [f"{flops / 1e9:,.2f}" if first and flops else "",
+                    f"{compute['gflops_per_s']:,.1f}" if first and flops else "",
+                    f"{compute['fraction_of_peak']:.0%}" if first and flops else "",
+                    f"{compute['peak_gflops']:,.0f}" if first and compute else "",
+                    f"{ours['peak_rss_delta_mb']:,.0f}" if first else ""]
+            if "skipped" in base:
+                notes.append(f"{result['model']}: {base['name']} skipped: {base['skipped']}")
+                table.add_row(*lead, "[dim]skipped[/]", *[""] * 4, *tail, "")
+                continue
+            met = {True: "[green]yes[/]", False: "[red]no[/]", None: "-"}[base["met"]]
             table.add_row(
-                result["model"] if first else "", result["recipe"] if first else "",
-                str(result["batch"]) if first else "",
-                f"{ours['images_per_s']:,.0f}" if first else "",
-                f"{ours['images_per_cpu_s']:,.0f}" if first else "",
-                base["name"], f"{base['images_per_s']:,.0f}",
-                f"{base['images_per_cpu_s']:,.0f}", f"{base['ratio']:.2f}x",
+                *lead, f"{base['images_per_s']:,.0f}", f"{base['ratio']:.2f}x",
                 f"{base['ratio_cpu']:.2f}x",
-                f"{base['target']:.1f}x" if base["target"] else "-", met,
-                f"{ours['peak_rss_delta_mb']:,.0f}" if first else "",
+                f"{base['target']:.1f}x" if base["target"] else "-", met, *tail,
                 f"{base['peak_rss_delta_mb']:,.0f}")
-    width = None if stream.isatty() else 200
-    Console(file=stream, width=width).print(table)
+    width = None if stream.isatty() else 250
+    console = Console(file=stream, width=width)
+    console.print(table)
+    for note in notes:
+        console.print(note)
+    if any(r.get("backend") == "keras" for r in results):
+        console.print("Keras rows: FLOPs counted on the torch build of the same card.")
 
 
 def parent_main(args: argparse.Namespace) -> int:
@@ -518,8 +598,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
                         help="short timings (about 1 s each, 3 repeats): a few minutes in all")
-    parser.add_argument("--models", default=",".join(MODELS),
-                        help="comma-separated model ids, optionally id:recipe")
+    parser.add_argument("--models", default="",
+                        help="comma-separated model ids, optionally id:recipe (default: every "
+                             "installed model in the catalog)")
     parser.add_argument("--recipes", default="default",
                         help="default | all | comma-separated recipe names (where the card "
                              "has them)")

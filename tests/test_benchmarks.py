@@ -45,11 +45,61 @@ def test_quick_mlp_torch_writes_json(tmp_path: Path) -> None:
     # Adam slots (2.0M parameters: 8 MB each for weights, gradients and two moments) and the
     # 4096 images on the device must show. Measured: 62 MB.
     assert ours["peak_rss_delta_mb"] > 8
-    [base] = result["baselines"]
+    careful, base = result["baselines"]
+    assert careful["name"] == "careful loop" and careful["target"] == 1.5  # mlp: overhead-bound
+    assert "careful_torch_loop" in careful["description"] and careful["images_per_s"] > 0
+    assert careful["met"] == (careful["ratio"] >= 1.5)
     assert base["target"] == 1.5 and "PlainLoop" in base["description"]
     assert base["images_per_s"] > 0
     assert base["ratio"] > 0 and base["ratio_cpu"] > 0
     assert base["met"] == (base["ratio"] >= 1.5)
+    # seed002's step: D on 32 real and 32 fake images, G through D, forward + backward of
+    # dense layers (counted by torch's flop counter; 0.5996 GFLOP measured).
+    compute = result["compute"]
+    assert 0.55e9 < compute["flops_per_step"] < 0.65e9
+    assert len(compute["sgemm_gflops"]) == 2 and compute["peak_gflops"] > 0
+    rate = compute["flops_per_step"] * ours["images_per_s"] / 32 / 1e9
+    assert compute["gflops_per_s"] == pytest.approx(rate)
+    assert compute["fraction_of_peak"] == pytest.approx(rate / compute["peak_gflops"])
+
+
+def test_recipe_without_seed_style_loop_is_skipped_with_a_note(tmp_path: Path) -> None:
+    """wgangp (wasserstein, 5 critic steps, gradient penalty): the careful loop writes it, the
+    seed-style loop cannot and says so; the FLOP count includes the penalty's double backward."""
+    out = tmp_path / "bench.json"
+    done = subprocess.run(
+        [sys.executable, str(RUN), "--quick", "--models", "wgangp-torch", "--steps", "1",
+         "--repeats", "1", "--images", "1000", "--threads", "1", "--json", str(out)],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "skipped" in done.stdout and "no penalty" in done.stdout
+    [result] = json.loads(out.read_text(encoding="utf-8"))["results"]
+    careful, seed = result["baselines"]
+    assert careful["name"] == "careful loop" and careful["images_per_s"] > 0
+    assert careful["target"] == 1.0
+    assert seed["name"] == "seed-style torch loop" and "bce_logits" in seed["skipped"]
+    # 5 critic updates with the penalty's extra forward and double backward, then G: 40.69
+    # GFLOP measured; without the penalty it would be about 17.
+    assert 38e9 < result["compute"]["flops_per_step"] < 43e9
+
+
+def test_careful_torch_flops_match_torch_flop_counter() -> None:
+    """The counting dispatch mode gives FlopCounterMode's total where that one works."""
+    sys.path.insert(0, str(RUN.parent))
+    import numpy as np
+    from careful_loops import careful_torch_loop, torch_flops_per_step
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ganzoo.catalog import Catalog
+
+    recipe = Catalog.load().model("combined-torch").card.recipe(None)
+    run = careful_torch_loop(recipe, np.zeros((8, 28, 28, 1), np.uint8), 8)
+    batches = list(run.data.split(8))
+    run.step(batches)
+    counter = FlopCounterMode(display=False)
+    with counter:
+        run.step(batches)
+    assert torch_flops_per_step(recipe, 8) == counter.get_total_flops() > 0
 
 
 def test_conv_layer_timings_cover_every_convolution_and_formulation() -> None:
