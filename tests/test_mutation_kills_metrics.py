@@ -286,3 +286,11 @@ def test_precision_recall_pass_their_k_on():
         recall = inside(real, fake, brute_radii(fake, k)).mean()
         assert precision_recall(real, fake, k) == pytest.approx((precision, recall), abs=1e-12)
     assert precision_recall(real, fake, 1) != precision_recall(real, fake, 5)
+
+
+def test_density_coverage_squares_float32_real_features_in_float64():
+    """(1e4 + 2)^2 rounds down by 4 in float32: a generated sample 2.5 outside the ball of the
+    real sample 1e4 + 2 (squared distance 6.25 > 4) would land inside it."""
+    real = (OFFSET + np.array([[0.0], [2.0]])).astype(np.float32)
+    fake = (OFFSET + np.array([[4.5]])).astype(np.float32)
+    assert density_coverage(real, fake, 1) == (0.0, 0.0)
