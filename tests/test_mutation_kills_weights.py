@@ -377,3 +377,10 @@ def test_check_shapes_lists_five_names_and_dots_only_beyond(count, dots):
     with pytest.raises(WeightsFileError) as caught:
         check_shapes({k: np.zeros(1) for k in expected}, {}, "src")
     assert str(caught.value) == f"src: unexpected tensors {names}{dots}"
+
+
+def test_a_tensor_under_no_listed_part_names_every_part(tmp_path):
+    path = raw(tmp_path / "a.safetensors", meta(),
+               arrays={**ARRAYS, "encoder.w": np.ones(1, np.float32)})
+    assert error_of(path) == (f"{path}: tensor encoder.w is not under a part the metadata "
+                              "lists (generator, discriminator)")
