@@ -35,6 +35,12 @@ OPTIMIZER_KINDS = {
 
 _CARD_KEYS = {"family", "title", "description", "default_recipe", "provenance", "recipes"}
 _PROVENANCE_KEYS = {"seed_documents", "source", "inferred", "departures"}
+# Optional [[results]] entries: measured figures with the commands that produced them.
+_RESULT_KEYS = {"model", "recipe", "data", "split", "budget", "train_command", "eval_command",
+                "n", "fid", "fid_floor", "images_per_s", "notes"}
+_RESULT_REQUIRED = {"model", "recipe", "budget", "train_command", "eval_command", "fid",
+                    "fid_floor"}
+_RESULT_NUMBERS = {"n", "fid", "fid_floor", "images_per_s"}
 _RECIPE_REQUIRED = {
     "description",
     "seed_document",
@@ -125,6 +131,8 @@ class ModelCard:
     recipes: dict[str, Recipe]
     source: str = ""
     digest: str = field(default="", compare=False)
+    # Measured results ([[results]]): budgets, FID against the floor, and their commands.
+    results: tuple[dict[str, Any], ...] = ()
 
     def recipe(self, name: str | None = None) -> Recipe:
         """The named recipe, or the default one; a clear error lists the recipes."""
@@ -305,7 +313,7 @@ def parse_card(text: str, source: str, objectives: Objectives | None = None) -> 
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CardError(f"{source}: not valid TOML: {exc}") from None
-    _check_keys(raw, _CARD_KEYS, source)
+    _check_keys(raw, _CARD_KEYS | {"results"}, source)
     for key in sorted(_CARD_KEYS):
         _require(raw, key, source)
     provenance = raw["provenance"]
@@ -335,7 +343,33 @@ def parse_card(text: str, source: str, objectives: Objectives | None = None) -> 
         recipes=recipes,
         source=source,
         digest=hashlib.sha256(text.encode()).hexdigest(),
+        results=_parse_results(raw.get("results", []), str(raw["family"]), recipes, source),
     )
+
+
+def _parse_results(raw: Any, family: str, recipes: Mapping[str, Recipe],
+                   source: str) -> tuple[dict[str, Any], ...]:
+    """The card's ``[[results]]`` entries, each naming one of the family's models and recipes."""
+    if not isinstance(raw, list) or not all(isinstance(entry, Mapping) for entry in raw):
+        raise CardError(f"{source}: results: expected [[results]] tables")
+    entries = []
+    for i, entry in enumerate(raw):
+        where = f"{source}: results[{i}]"
+        _check_keys(entry, _RESULT_KEYS, where)
+        for key in sorted(_RESULT_REQUIRED):
+            _require(entry, key, where)
+        if not str(entry["model"]).startswith(f"{family}-"):
+            raise CardError(f"{where}.model: '{entry['model']}' is not a {family} model "
+                            f"(expected {family}-<backend>)")
+        if entry["recipe"] not in recipes:
+            raise CardError(f"{where}.recipe: '{entry['recipe']}' is not one of "
+                            f"{', '.join(recipes)}")
+        for key in sorted(_RESULT_NUMBERS & set(entry)):
+            value = entry[key]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise CardError(f"{where}.{key}: expected a non-negative number, got {value!r}")
+        entries.append(dict(entry))
+    return tuple(entries)
 
 
 def load_card(path: Path, objectives: Objectives | None = None) -> ModelCard:

@@ -20,9 +20,11 @@ from rich.table import Table
 from ganzoo.cli import console as shared
 from ganzoo.store import RunStore
 from ganzoo.tables import fit_table
+from ganzoo_keras.plugin import FAMILIES as KERAS_FAMILIES
+from ganzoo_torch.plugin import FAMILIES as TORCH_FAMILIES
 
-BUILTIN_IDS = ("combined-keras", "combined-torch", "dcgan-keras", "dcgan-torch", "mlp-keras",
-               "mlp-torch")
+BUILTIN_IDS = tuple(sorted({f"{f}-torch" for f in TORCH_FAMILIES}
+                           | {f"{f}-keras" for f in KERAS_FAMILIES}))
 
 pytestmark = pytest.mark.usefixtures("builtin_plugins")
 

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from ganzoo.cards import load_card
+from ganzoo.cards import builtin_cards, load_card
 from ganzoo.catalog import Catalog
 from ganzoo.hookspecs import hookimpl
+from ganzoo_keras.plugin import FAMILIES as KERAS_FAMILIES
+from ganzoo_torch.plugin import FAMILIES as TORCH_FAMILIES
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -21,8 +23,10 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "ganzoo-plugin-example"
-BUILTIN_IDS = {"mlp-torch", "mlp-keras", "dcgan-torch", "dcgan-keras", "combined-torch",
-               "combined-keras"}
+# The built-in plugins register one model per family (their entry modules import no framework).
+TORCH_IDS = {f"{family}-torch" for family in TORCH_FAMILIES}
+KERAS_IDS = {f"{family}-keras" for family in KERAS_FAMILIES}
+BUILTIN_IDS = TORCH_IDS | KERAS_IDS
 BAD_PLUGINS = ("broken", "dup", "hookraise", "badcard")
 
 
@@ -282,7 +286,7 @@ def test_a_second_entry_point_with_a_taken_name_is_ignored(tmp_path, monkeypatch
     catalog = Catalog.load(plugins=["torch"])
     (report,) = [r for r in catalog.plugin_reports if r.name == "torch"]
     assert report.version.startswith("ganzoo ") and report.registered == [
-        "mlp-torch", "dcgan-torch", "combined-torch"]
+        f"{family}-torch" for family in TORCH_FAMILIES]
     assert report.errors == [
         "entry point 'torch' (ganzoo_test_impostor) was ignored: the name is taken"]
     assert "ganzoo_test_impostor" not in sys.modules
@@ -291,8 +295,8 @@ def test_a_second_entry_point_with_a_taken_name_is_ignored(tmp_path, monkeypatch
 # -- $GANZOO_PLUGINS -----------------------------------------------------------------------
 
 @pytest.mark.parametrize(("selection", "plugins", "ids"), [
-    ("torch", {"torch"}, {"mlp-torch", "dcgan-torch", "combined-torch"}),
-    (" keras , ,", {"keras"}, {"mlp-keras", "dcgan-keras", "combined-keras"}),
+    ("torch", {"torch"}, TORCH_IDS),
+    (" keras , ,", {"keras"}, KERAS_IDS),
     ("torch,keras", {"torch", "keras"}, BUILTIN_IDS),
     ("", set(), set()),
     ("nosuchplugin", set(), set()),
@@ -303,7 +307,7 @@ def test_ganzoo_plugins_selects_entry_points(bad_site, monkeypatch, selection, p
     assert {r.name for r in catalog.plugin_reports} == {"datasets", *plugins}
     assert set(catalog.models) == ids
     assert not [m for m in sys.modules if m.startswith("ganzoo_test_")]  # never imported
-    assert {c for c in catalog.cards} == {"mlp", "dcgan", "combined"}  # built-in cards stay
+    assert set(catalog.cards) == {c.family for c in builtin_cards()}  # built-in cards stay
 
 
 def test_unset_ganzoo_plugins_loads_every_entry_point(bad_site, monkeypatch):
@@ -319,6 +323,6 @@ def test_cli_honours_ganzoo_plugins(cli, monkeypatch):
     monkeypatch.setenv("GANZOO_PLUGINS", "keras")
     result = cli("list")
     assert result.exit_code == 0, result.output
-    assert ids_in(result.output) == {"mlp-keras", "dcgan-keras", "combined-keras"}
+    assert ids_in(result.output) == KERAS_IDS
     missing = cli("info", "dcgan-torch")
     assert missing.exit_code == 2 and "Did you mean dcgan-keras" in missing.stderr

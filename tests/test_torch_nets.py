@@ -100,6 +100,13 @@ def test_dcgan_counts_are_the_tutorials():
 @pytest.mark.parametrize(("family", "name", "recipe"), RECIPES, ids=RECIPE_IDS)
 def test_summary_shapes_match_the_spec(family, name, recipe):
     rows = create_backend(None).summary(recipe)
+    # A conditional network's label table is a row of its own (<part>.embedding).
+    for part in ("generator", "discriminator"):
+        label = getattr(recipe, part).label
+        tables = [r for r in rows if r.name == f"{part}.embedding"]
+        assert [(r.trainable, r.non_trainable) for r in tables] == (
+            [] if label is None else [(label.parameters, 0)])
+    rows = [r for r in rows if not r.name.endswith(".embedding")]
     expected = [("generator", s) for s in recipe.generator.summary()] + \
                [("discriminator", s) for s in recipe.discriminator.summary()]
     assert len(rows) == len(expected)
@@ -291,7 +298,8 @@ def test_sequence_shapes_match_the_channels_last_reference():
     assert tuple(net[1].running_mean.shape) == (3,)
 
 
-@pytest.mark.parametrize("family", ["dcgan", "combined"])
+# (sngan's spectral norm is checked against numpy in test_torch_keras_parity.py.)
+@pytest.mark.parametrize("family", ["dcgan", "combined", "wgangp", "lsgan"])
 def test_card_networks_match_the_channels_last_reference(family):
     recipe = next(c for c in builtin_cards() if c.family == family).recipe()
     rng = np.random.default_rng(1)

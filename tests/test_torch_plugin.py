@@ -10,11 +10,12 @@ from ganzoo.protocols import Backend
 pytest.importorskip("torch")
 
 from ganzoo_torch.backend import TorchBackend
+from ganzoo_torch.plugin import FAMILIES as TORCH_FAMILIES
 
 pytestmark = pytest.mark.torch
 
 
-@pytest.mark.parametrize("family", ["mlp", "dcgan", "combined"])
+@pytest.mark.parametrize("family", TORCH_FAMILIES)
 def test_every_family_loads_the_torch_backend(family):
     spec = Catalog.load(plugins=["torch"]).model(f"{family}-torch")
     backend = spec.load_backend()
