@@ -15,7 +15,12 @@ Conventions (documented in docs/weights.md):
   (one entry per output unit, canonical name ``<prefix>.<i>.sn_u``, a non-trainable weight);
   a training-mode call stores the new ``u``, an inference call does not (Miyato et al. 2018);
 - ``layer_norm`` normalises each position over its last (channel) axis, with one scale and
-  one offset per channel, as Keras' ``LayerNormalization(axis=-1)`` does.
+  one offset per channel, as Keras' ``LayerNormalization(axis=-1)`` does;
+- a class label is a network's second input (:class:`LabelInput`): ``concat`` joins the
+  label's embedding to the input vector before layer 0 (a conditional generator), and
+  ``projection`` adds ``<embed(y), h>`` to the output, ``h`` being the last layer's input
+  (Miyato & Koyama 2018's projection discriminator); the table is ``<prefix>.embedding.weight``
+  of shape (classes, dim).
 """
 
 from __future__ import annotations
@@ -149,17 +154,52 @@ class LayerSummary:
     non_trainable: int
 
 
+LABEL_MODES = ("concat", "projection")
+
+
+@dataclass(frozen=True)
+class LabelInput:
+    """A class label as a network's second input, through an embedding table (classes, dim).
+
+    ``concat``: ``embed(y)`` is joined to the (flat) input before layer 0, which so sees
+    ``input + dim`` features. ``projection``: the network ends in a ``dense`` layer of one
+    unit; its input ``h`` (``dim`` features) also gives ``<embed(y), h>``, added to the output.
+    """
+
+    mode: str
+    classes: int
+    dim: int
+
+    @property
+    def parameters(self) -> int:
+        return self.classes * self.dim
+
+    def tensor_shapes(self, prefix: str) -> dict[str, tuple[int, ...]]:
+        return {f"{prefix}.embedding.weight": (self.classes, self.dim)}
+
+
 @dataclass(frozen=True)
 class NetSpec:
-    """A sequential network: its input shape (without batch) and its layers."""
+    """A sequential network: its input shape (without batch), its layers and, for a
+    class-conditional network, how the label enters (``label``)."""
 
     input_shape: tuple[int, ...]
     layers: tuple[LayerSpec, ...]
+    label: LabelInput | None = None
+
+    @property
+    def layers_input_shape(self) -> tuple[int, ...]:
+        """What layer 0 sees: the input, widened by the label embedding for ``concat``."""
+        shape = tuple(self.input_shape)
+        if self.label is not None and self.label.mode == "concat":
+            return (*shape[:-1], shape[-1] + self.label.dim)
+        return shape
 
     def summary(self) -> list[LayerSummary]:
-        """Output shape and parameter counts of every layer, computed without a framework."""
+        """Output shape and parameter counts of every layer, computed without a framework
+        (the label embedding, which is no layer, is counted by :meth:`parameter_counts`)."""
         rows = []
-        shape = tuple(self.input_shape)
+        shape = self.layers_input_shape
         for i, layer in enumerate(self.layers):
             shape, trainable, frozen = _propagate(layer, shape)
             rows.append(LayerSummary(i, layer.kind, shape, trainable, frozen))
@@ -173,12 +213,13 @@ class NetSpec:
     def parameter_counts(self) -> tuple[int, int]:
         """(trainable, non-trainable) parameter counts, as Keras' summary reports them."""
         rows = self.summary()
-        return sum(r.trainable for r in rows), sum(r.non_trainable for r in rows)
+        embedding = self.label.parameters if self.label is not None else 0
+        return sum(r.trainable for r in rows) + embedding, sum(r.non_trainable for r in rows)
 
     def tensor_shapes(self, prefix: str) -> dict[str, tuple[int, ...]]:
         """Canonical tensor names and shapes (the layout in docs/weights.md)."""
         out: dict[str, tuple[int, ...]] = {}
-        shape = tuple(self.input_shape)
+        shape = self.layers_input_shape
         for i, layer in enumerate(self.layers):
             name = f"{prefix}.{i}"
             if layer.kind == "dense":
@@ -205,6 +246,8 @@ class NetSpec:
                 units = layer["units"] if layer.kind == "dense" else layer["filters"]
                 out[f"{name}.sn_u"] = (units,)
             shape, _, _ = _propagate(layer, shape)
+        if self.label is not None:
+            out.update(self.label.tensor_shapes(prefix))
         return out
 
 
@@ -254,14 +297,28 @@ def _prod(values: Sequence[int]) -> int:
     return out
 
 
-def parse_net(raw: Any, input_shape: Sequence[int], where: str) -> NetSpec:
+def parse_net(raw: Any, input_shape: Sequence[int], where: str,
+              label: LabelInput | None = None) -> NetSpec:
     """Parse a card's ``layers = [...]`` array into a NetSpec and check that shapes chain."""
     if not isinstance(raw, list) or not raw:
         raise CardError(f"{where}: 'layers' must be a non-empty array of tables")
     layers = tuple(LayerSpec.parse(item, f"{where}.layers[{i}]") for i, item in enumerate(raw))
-    net = NetSpec(tuple(int(x) for x in input_shape), layers)
+    net = NetSpec(tuple(int(x) for x in input_shape), layers, label)
     try:
         net.summary()
     except CardError as exc:
         raise CardError(f"{where}: {exc}") from None
     return net
+
+
+def projection_width(net: NetSpec, where: str) -> int:
+    """The width of ``h`` for a projection head: ``net`` must end in ``dense`` of one unit
+    on a flat input; the error names what to change."""
+    last = net.layers[-1]
+    rows = net.summary()
+    width_shape = rows[-2].output_shape if len(rows) > 1 else net.layers_input_shape
+    if last.kind != "dense" or last["units"] != 1 or len(width_shape) != 1:
+        raise CardError(f"{where}: a projection discriminator must end in a dense layer of one "
+                        f"unit on a flat input (flatten first); got {last.kind} on "
+                        f"{width_shape}")
+    return int(width_shape[0])

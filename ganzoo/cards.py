@@ -14,7 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ganzoo.architecture import NetSpec, parse_net
+from ganzoo.architecture import LabelInput, NetSpec, parse_net, projection_width
 from ganzoo.errors import CardError
 from ganzoo.losses import Objectives, PenaltyChoice, check_recipe_objectives
 
@@ -57,7 +57,11 @@ _RECIPE_REQUIRED = {
     "expected_params",
 }
 _RECIPE_OPTIONAL = {"extends", "d_batches", "image_shape", "notes", "seed_epochs", "penalty",
-                    "d_steps_per_g"}
+                    "d_steps_per_g", "conditioning"}
+# Class conditioning: how the label enters each network (ganzoo.architecture.LabelInput).
+_CONDITIONING_KEYS = {"classes", "generator", "embedding_dim", "discriminator"}
+CONDITIONING_GENERATOR = ("concat",)
+CONDITIONING_DISCRIMINATOR = ("projection",)
 _EXPECTED_KEYS = {
     "generator_trainable",
     "generator_non_trainable",
@@ -117,6 +121,16 @@ class Recipe:
             "discriminator_trainable": dt,
             "discriminator_non_trainable": dn,
         }
+
+    @property
+    def conditional(self) -> bool:
+        """Whether both networks take a class label as their second input."""
+        return self.generator.label is not None
+
+    @property
+    def classes(self) -> int | None:
+        """The number of classes of a conditional recipe (None when unconditional)."""
+        return self.generator.label.classes if self.generator.label is not None else None
 
 
 @dataclass(frozen=True)
@@ -220,6 +234,32 @@ def _parse_penalty(raw: Any, objectives: Objectives, where: str) -> PenaltyChoic
     return PenaltyChoice(str(name), float(weight))
 
 
+def _conditioned(raw: Any, recipe: Mapping[str, Any], nets: dict[str, NetSpec], latent: int,
+                 where: str) -> dict[str, NetSpec]:
+    """Both networks with their label inputs, from ``conditioning = { classes = 10, generator =
+    "concat", embedding_dim = 50, discriminator = "projection" }``."""
+    if not isinstance(raw, Mapping):
+        raise CardError(f"{where}: expected a table like {{ classes = 10, generator = "
+                        f"\"concat\", embedding_dim = 50, discriminator = \"projection\" }}")
+    _check_keys(raw, _CONDITIONING_KEYS, where)
+    for key in sorted(_CONDITIONING_KEYS):
+        _require(raw, key, where)
+    classes = _int(raw["classes"], f"{where}.classes")
+    if classes < 2:
+        raise CardError(f"{where}.classes: a conditional model needs at least 2 classes")
+    _choice(raw["generator"], CONDITIONING_GENERATOR, f"{where}.generator")
+    _choice(raw["discriminator"], CONDITIONING_DISCRIMINATOR, f"{where}.discriminator")
+    dim = _int(raw["embedding_dim"], f"{where}.embedding_dim")
+    g_where = where.rsplit(".", 1)[0] + ".generator"
+    generator = parse_net(recipe["generator"]["layers"], (latent,), g_where,
+                          LabelInput("concat", classes, dim))
+    d = nets["discriminator"]
+    width = projection_width(d, f"{where}.discriminator")
+    return {"generator": generator,
+            "discriminator": NetSpec(d.input_shape, d.layers,
+                                     LabelInput("projection", classes, width))}
+
+
 def _parse_recipe(name: str, raw: dict[str, Any], where: str,
                   objectives: Objectives | None = None) -> Recipe:
     objectives = objectives or Objectives.builtin()
@@ -247,6 +287,8 @@ def _parse_recipe(name: str, raw: dict[str, Any], where: str,
         _check_keys(table, {"layers"}, f"{where}.{part}")
         nets[part] = parse_net(_require(table, "layers", f"{where}.{part}"), input_shape,
                                f"{where}.{part}")
+    if "conditioning" in raw:
+        nets = _conditioned(raw["conditioning"], raw, nets, latent, f"{where}.conditioning")
     if nets["generator"].output_shape != image_shape:
         raise CardError(
             f"{where}.generator: output shape {nets['generator'].output_shape} "
@@ -267,6 +309,10 @@ def _parse_recipe(name: str, raw: dict[str, Any], where: str,
     penalty = (_parse_penalty(raw["penalty"], objectives, f"{where}.penalty")
                if "penalty" in raw else None)
     d_steps_per_g = _int(raw.get("d_steps_per_g", 1), f"{where}.d_steps_per_g")
+    if penalty is not None and "conditioning" in raw:
+        raise CardError(f"{where}.penalty: penalties run the discriminator on images alone, but "
+                        "a conditional discriminator also takes labels; drop the penalty or "
+                        "the conditioning")
     check_recipe_objectives(loss, objectives.penalties[penalty.name] if penalty else None,
                             step, d_batches, d_steps_per_g, where,
                             [layer.kind for layer in nets["discriminator"].layers])

@@ -47,6 +47,11 @@ class DatasetError(GanzooError):
     """A dataset that cannot be found, or a file that is corrupt or of the wrong kind."""
 
 
+class UnlabeledDatasetError(UsageError):
+    """A class-conditional model asked to train on images without class labels, or on labels
+    outside its classes (exit code 2)."""
+
+
 class RegistryError(GanzooError):
     """The store of trained versions: unknown version, bad reference, corrupt index."""
 

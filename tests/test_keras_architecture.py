@@ -29,12 +29,15 @@ def test_summary_counts_match_the_card(card, recipe):
     counts = {}
     for part in ("generator", "discriminator"):
         mine = [r for r in rows if r.network == part]
-        assert len(mine) == len(getattr(recipe, part).layers)
+        # A conditional network adds its label table (a row named <part>.embedding).
+        layers = [r for r in mine if r.name != f"{part}.embedding"]
+        assert len(mine) - len(layers) == (getattr(recipe, part).label is not None)
+        assert len(layers) == len(getattr(recipe, part).layers)
         counts[f"{part}_trainable"] = sum(r.trainable for r in mine)
         counts[f"{part}_non_trainable"] = sum(r.non_trainable for r in mine)
         # Output shapes agree with the card's framework-free arithmetic.
         expected = [(None, *row.output_shape) for row in getattr(recipe, part).summary()]
-        assert [r.output_shape for r in mine] == expected
+        assert [r.output_shape for r in layers] == expected
     assert counts == recipe.expected_params
 
 
@@ -65,6 +68,8 @@ def test_canonical_round_trip_gives_identical_outputs(card, recipe):
         b = build_network(net, part)
         from_canonical(b, part, weights)
         x = rng.standard_normal((4, *net.input_shape)).astype(np.float32)
+        if net.label is not None:  # a conditional network: (x, labels)
+            x = [x, np.arange(4, dtype=np.int32) % net.label.classes]
         np.testing.assert_array_equal(a(x, training=False).numpy(), b(x, training=False).numpy())
 
 

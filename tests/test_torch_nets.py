@@ -100,6 +100,13 @@ def test_dcgan_counts_are_the_tutorials():
 @pytest.mark.parametrize(("family", "name", "recipe"), RECIPES, ids=RECIPE_IDS)
 def test_summary_shapes_match_the_spec(family, name, recipe):
     rows = create_backend(None).summary(recipe)
+    # A conditional network's label table is a row of its own (<part>.embedding).
+    for part in ("generator", "discriminator"):
+        label = getattr(recipe, part).label
+        tables = [r for r in rows if r.name == f"{part}.embedding"]
+        assert [(r.trainable, r.non_trainable) for r in tables] == (
+            [] if label is None else [(label.parameters, 0)])
+    rows = [r for r in rows if not r.name.endswith(".embedding")]
     expected = [("generator", s) for s in recipe.generator.summary()] + \
                [("discriminator", s) for s in recipe.discriminator.summary()]
     assert len(rows) == len(expected)

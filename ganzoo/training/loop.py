@@ -24,11 +24,19 @@ from rich.markup import escape
 
 from ganzoo import __version__
 from ganzoo.catalog import Catalog, ModelSpec
+from ganzoo.conditioning import GRID_COLUMNS, grid_labels, training_labels
 from ganzoo.errors import UsageError
 from ganzoo.images import save_grid
 from ganzoo.noise import draw_noise
 from ganzoo.protocols import TrainConfig, Trainer
-from ganzoo.store import RunStore, VersionRecord
+from ganzoo.store import RunStore, RunSummary, VersionRecord
+from ganzoo.store.layout import (
+    CONFIG_NAME,
+    LOSS_PLOT_NAME,
+    RESULT_NAME,
+    SAMPLES_DIR,
+    SAMPLES_NAME,
+)
 from ganzoo.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from ganzoo.training.interrupt import graceful_sigint
 from ganzoo.training.metrics_log import METRICS_NAME, append_record, truncate_after
@@ -36,9 +44,6 @@ from ganzoo.training.plots import plot_losses
 from ganzoo.training.progress import format_metrics, training_progress
 from ganzoo.weights import WEIGHTS_NAME, write_weights
 
-CONFIG_NAME = "config.json"
-SAMPLES_DIR = "samples"
-LOSS_PLOT_NAME = "loss.png"
 FIXED_SAMPLES = 64
 FIXED_NOISE_SEED_OFFSET = 7919  # the grid's noise never coincides with the training noise
 
@@ -78,6 +83,8 @@ def weights_metadata(spec: ModelSpec, config: TrainConfig, epochs_done: int) -> 
         "ganzoo_version": __version__,
         "card_sha256": spec.card.digest,
         "parts": ["generator", "discriminator"],
+        **({"conditional": True, "classes": int(recipe.classes or 0)}
+           if recipe.conditional else {}),
     }
 
 
@@ -146,8 +153,15 @@ def train(
         raise UsageError(f"{config.dataset}/{config.split} has {len(images)} images, fewer than "
                          f"one batch of {config.batch_size}; lower --batch-size")
 
+    # A conditional recipe trains on (image, label) pairs: refused here, before any training,
+    # when the dataset has no labels (or labels outside the card's classes).
+    labels = training_labels(recipe, getattr(dataset, "labels", None), len(images),
+                             f"{config.dataset}/{config.split}")
     backend = spec.load_backend()
-    trainer = backend.create_trainer(spec.card, recipe, config, images)
+    if labels is None:
+        trainer = backend.create_trainer(spec.card, recipe, config, images)
+    else:
+        trainer = backend.create_trainer(spec.card, recipe, config, images, labels=labels)
     if state is not None:
         trainer.load_state(state)
     main = process_rank() == 0
@@ -171,6 +185,10 @@ def train(
            if parent else ""), highlight=False)
 
     run = _Run(trainer, config, workdir, position, fixed_noise, console, main)
+    if recipe.conditional:  # the fixed grid: one row per class
+        run.fixed_labels = grid_labels(recipe.classes or 0, GRID_COLUMNS)
+        run.fixed_noise = draw_noise(recipe.noise, len(run.fixed_labels), recipe.latent_dim,
+                                     config.seed + FIXED_NOISE_SEED_OFFSET)
     if tensorboard is not None and main:
         from ganzoo.training.tensorboard import TensorBoardLog
 
@@ -263,6 +281,7 @@ class _Run:
         self.workdir = workdir
         self.position = position
         self.fixed_noise = fixed_noise
+        self.fixed_labels: np.ndarray | None = None  # a conditional model's grid rows
         self.console = console
         self.last_metrics: dict[str, float] = {}
         self.checkpoint = workdir / CHECKPOINT_NAME
@@ -338,6 +357,13 @@ class _Run:
                                              f"{config.epochs}")
         return "complete", f"Trained {_epochs(config.epochs)}."
 
+    def fixed_grid(self) -> tuple[np.ndarray, int | None]:
+        """The fixed samples and their grid's columns (a conditional model: one row per
+        class, ``GRID_COLUMNS`` wide; else square)."""
+        if self.fixed_labels is None:
+            return self.trainer.sample(self.fixed_noise), None
+        return self.trainer.sample(self.fixed_noise, self.fixed_labels), GRID_COLUMNS
+
     def log(self, record: dict[str, Any]) -> None:
         if self.main:
             append_record(self.metrics_path, record)
@@ -346,8 +372,8 @@ class _Run:
         pos = self.position
         if not self.main:
             return
-        samples = self.trainer.sample(self.fixed_noise)
-        save_grid(samples, self.workdir / SAMPLES_DIR / f"epoch_{pos.epoch:04d}.png")
+        samples, ncols = self.fixed_grid()
+        save_grid(samples, self.workdir / SAMPLES_DIR / f"epoch_{pos.epoch:04d}.png", ncols)
         if self.tensorboard is not None:
             self.tensorboard.image(pos.global_step, "samples", samples)
         append_record(self.metrics_path, {
@@ -400,19 +426,17 @@ def _register(store: RunStore, spec: ModelSpec, config: TrainConfig, run: _Run, 
     plot_losses([(spec.model_id, workdir / METRICS_NAME)], workdir / LOSS_PLOT_NAME,
                 title=f"{spec.model_id} ({config.recipe}) on {config.dataset}")
     if status != "diverged":
-        save_grid(run.trainer.sample(run.fixed_noise), workdir / "samples.png")
-    (workdir / "result.json").write_text(json.dumps({
+        samples, ncols = run.fixed_grid()
+        save_grid(samples, workdir / SAMPLES_NAME, ncols)
+    (workdir / RESULT_NAME).write_text(json.dumps({
         "status": status, "message": message, **pos.to_dict(),
         "images_per_s": run.images_per_s, "final_metrics": run.last_metrics,
     }, indent=2, sort_keys=True))
-    record = store.register(workdir, {
-        "model_id": spec.model_id, "status": status, "family": spec.family,
-        "backend": spec.backend, "recipe": config.recipe, "dataset": dataset,
-        "split": config.split, "epochs": epochs_done, "steps": pos.global_step,
-        "seed": config.seed, "wall_time_s": pos.train_time_s,
-        "images_per_s": run.images_per_s, "final_metrics": run.last_metrics,
-        "parent": parent,
-    })
+    record = store.register(workdir, RunSummary(
+        model_id=spec.model_id, status=status, family=spec.family, backend=spec.backend,
+        recipe=config.recipe, dataset=dataset, split=config.split, epochs=epochs_done,
+        steps=pos.global_step, seed=config.seed, wall_time_s=pos.train_time_s,
+        images_per_s=run.images_per_s, final_metrics=run.last_metrics, parent=parent))
     style = {"complete": "green", "interrupted": "yellow", "diverged": "red"}[status]
     run.console.print(f"[{style}]{escape(message)}[/] Registered [bold]{record.ref}[/] "
                       f"({status}) in {escape(str(record.path))}", highlight=False)

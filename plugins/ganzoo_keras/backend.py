@@ -33,8 +33,8 @@ class KerasBackend:
                     for row in layer_rows(build_network(getattr(recipe, part), part), part)]
 
     def create_trainer(self, card: ModelCard, recipe: Recipe, config: TrainConfig,
-                       images: np.ndarray) -> KerasTrainer:
-        return KerasTrainer(recipe, config, images)
+                       images: np.ndarray, labels: np.ndarray | None = None) -> KerasTrainer:
+        return KerasTrainer(recipe, config, images, labels)
 
     def load_generator(self, recipe: Recipe, weights: Mapping[str, np.ndarray],
                        device: str = "auto") -> KerasGenerator:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ganzoo.architecture import LayerSpec, NetSpec
 from ganzoo.protocols import LayerRow
+from ganzoo_keras.labels import LabelConcat, LabelProjection
 from ganzoo_keras.runtime import keras
 from ganzoo_keras.spectral import SpectralConv2D, SpectralConv2DTranspose, SpectralDense
 
@@ -55,7 +56,7 @@ def _layer(spec: LayerSpec, name: str, dtype: Any, synchronized: bool = False
 
 
 def build_network(net: NetSpec, name: str, dtype: str = "float32",
-                  synchronized: bool = False) -> keras.Sequential:
+                  synchronized: bool = False) -> keras.Model:
     """A built ``keras.Sequential`` for ``net``; ``dtype`` is a Keras dtype policy name
     (``mixed_bfloat16`` for mixed precision: float32 variables, bfloat16 compute).
 
@@ -65,7 +66,31 @@ def build_network(net: NetSpec, name: str, dtype: str = "float32",
     """
     layers = [_layer(spec, f"{name}.{i}", dtype, synchronized)
               for i, spec in enumerate(net.layers)]
+    if net.label is not None:
+        return _labelled(net, name, dtype, layers)
     return keras.Sequential([keras.Input(shape=tuple(net.input_shape)), *layers], name=name)
+
+
+def _labelled(net: NetSpec, name: str, dtype: Any, layers: list[keras.layers.Layer]
+              ) -> keras.Model:
+    """A conditional network: a functional model of ``[x, labels]`` (labels int32, (N,)),
+    its label table the layer ``<name>.embedding``."""
+    x_in = keras.Input(shape=tuple(net.input_shape), name=f"{name}_input")
+    y_in = keras.Input(shape=(), dtype="int32", name=f"{name}_labels")
+    label = net.label
+    if label.mode == "concat":
+        x = LabelConcat(label.classes, label.dim, name=f"{name}.embedding", dtype=dtype)(
+            [x_in, y_in])
+        for layer in layers:
+            x = layer(x)
+        return keras.Model([x_in, y_in], x, name=name)
+    h = x_in
+    for layer in layers[:-1]:
+        h = layer(h)
+    projection = LabelProjection(label.classes, label.dim, name=f"{name}.embedding",
+                                 dtype=dtype)([h, y_in])
+    out = keras.layers.Add(name=f"{name}.projection", dtype=dtype)([layers[-1](h), projection])
+    return keras.Model([x_in, y_in], out, name=name)
 
 
 def build_networks(recipe: Recipe, dtype: str = "float32", synchronized: bool = False
@@ -97,6 +122,9 @@ def layer_rows(model: keras.Model, network: str) -> list[LayerRow]:
             non_trainable=_count(layer.non_trainable_weights),
         )
         for layer in model.layers
+        # A conditional model's inputs and the projection's sum hold no weights of the card's.
+        if not isinstance(layer, keras.layers.InputLayer)
+        and layer.name != f"{network}.projection"
     ]
 
 

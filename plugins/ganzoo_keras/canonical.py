@@ -13,7 +13,12 @@ BatchNormalization gamma / beta                weight / bias
 BatchNormalization moving_mean / _variance     running_mean / running_var
 LayerNormalization gamma / beta                weight / bias
 Spectral*          sn_u (units,)               sn_u (units,)
+LabelConcat,       embeddings (classes, dim)   embedding.weight (classes, dim)
+LabelProjection
 =================  ==========================  ==========================
+
+A conditional network's layers are found by name (``<prefix>.<i>``, ``<prefix>.embedding``),
+not position: its functional model also holds input and ``Add`` layers.
 
 ``Spectral*`` are the spectrally normalised layers of :mod:`ganzoo_keras.spectral`; their
 kernels map as the plain layer's.
@@ -43,14 +48,18 @@ def _pairs(model: keras.Model, prefix: str) -> list[tuple[str, object, tuple[int
     out = []
     for i, layer in enumerate(model.layers):
         cls = type(layer).__name__
+        # A Sequential's layer i is named <prefix>.i; a functional model's by name too.
+        index = layer.name[len(prefix) + 1:] if layer.name.startswith(prefix + ".") else i
         for var in layer.weights:
             short = var.name  # kernel, bias, sn_u, gamma, beta, moving_mean, moving_variance
-            if cls in _NORM_CLASSES:
-                out.append((f"{prefix}.{i}.{_BN_NAMES[short]}", var, None))
+            if short == "embeddings":
+                out.append((f"{prefix}.embedding.weight", var, None))
+            elif cls in _NORM_CLASSES:
+                out.append((f"{prefix}.{index}.{_BN_NAMES[short]}", var, None))
             elif short == "kernel":
-                out.append((f"{prefix}.{i}.weight", var, _TO_CANONICAL[cls]))
+                out.append((f"{prefix}.{index}.weight", var, _TO_CANONICAL[cls]))
             elif short in ("bias", "sn_u"):
-                out.append((f"{prefix}.{i}.{short}", var, None))
+                out.append((f"{prefix}.{index}.{short}", var, None))
             else:  # pragma: no cover - the builder only makes the layers above
                 raise ValueError(f"no canonical name for {cls} variable '{short}'")
     return out

@@ -7,7 +7,7 @@ from typing import Any
 
 from ganzoo.hookspecs import hookimpl
 
-FAMILIES = ("mlp", "dcgan", "combined", "wgangp", "lsgan", "sngan")
+FAMILIES = ("mlp", "dcgan", "combined", "wgangp", "lsgan", "sngan", "cgan")
 REQUIRES = ("tensorflow", "keras")
 
 

@@ -5,6 +5,10 @@ Each step takes a batch of real images and returns ``[d_loss, g_loss, d_real, d_
 seeds' final sigmoids are folded) and the penalty come from ``ganzoo_keras.losses``; with
 ``d_steps_per_g = k`` a step is given k batches (concatenated) and makes k discriminator
 updates, one per batch with fresh noise, then one generator update.
+
+A class-conditional pair (``fake_labels`` given) is called as ``G([z, y])`` and ``D([x, y])``:
+every step then takes the real batch's labels too (``step(real, labels)``); generated images
+are judged with the labels they were drawn for (uniform, from ``fake_labels``).
 """
 
 from __future__ import annotations
@@ -79,7 +83,7 @@ class GanSteps:
                  d_optimizer: keras.optimizers.Optimizer, noise: Noise, d_batches: str,
                  loss_scale: float = 1.0, *, loss: Loss = BCE_LOGITS,
                  probabilities: bool = True, penalty: PenaltyTerm | None = None,
-                 d_steps_per_g: int = 1):
+                 d_steps_per_g: int = 1, fake_labels: Noise | None = None):
         self.generator = generator
         self.discriminator = discriminator
         self.g_optimizer = g_optimizer
@@ -91,6 +95,7 @@ class GanSteps:
         self.d_metric = mean_probability if probabilities else mean_raw
         self.penalty = penalty
         self.d_steps_per_g = int(d_steps_per_g)
+        self.fake_labels = fake_labels
 
     def _scaled(self, loss: tf.Tensor) -> tf.Tensor:
         # No op at all at 1.0, so single-device graphs are exactly what they were.
@@ -107,6 +112,25 @@ class GanSteps:
         # float32 whatever the compute dtype, so fakes concatenate with real images.
         return tf.cast(self.generator(self.noise(batch), training=training), tf.float32)
 
+    def _fakes(self, batch: int, training: bool) -> tuple[tf.Tensor, tf.Tensor | None]:
+        """``batch`` fakes from fresh noise (conditional: and fresh labels): (images, labels)."""
+        if self.fake_labels is None:
+            return self._fake(batch, training), None
+        labels = self.fake_labels(batch)
+        images = self.generator([self.noise(batch), labels], training=training)
+        return tf.cast(images, tf.float32), labels
+
+    def _d(self, images: tf.Tensor, labels: tf.Tensor | None, training: bool = True
+           ) -> tf.Tensor:
+        if labels is None:
+            return self.discriminator(images, training=training)
+        return self.discriminator([images, labels], training=training)
+
+    def _label_batches(self, labels: tf.Tensor | None) -> list[tf.Tensor | None]:
+        if labels is None:
+            return [None] * self.d_steps_per_g
+        return self._batches(labels)
+
     def _batches(self, real: tf.Tensor) -> list[tf.Tensor]:
         """The ``d_steps_per_g`` real batches a step was given (one when it is 1)."""
         k = self.d_steps_per_g
@@ -122,13 +146,13 @@ class GanSteps:
             d_loss = d_loss + self.penalty(real, fake)
         return d_loss
 
-    def _update_discriminator(self, images: tf.Tensor, loss_of: Callable[[tf.Tensor], tf.Tensor]
-                              ) -> tuple[tf.Tensor, tf.Tensor]:
+    def _update_discriminator(self, images: tf.Tensor, loss_of: Callable[[tf.Tensor], tf.Tensor],
+                              labels: tf.Tensor | None = None) -> tuple[tf.Tensor, tf.Tensor]:
         """One discriminator update on ``images`` (train_on_batch) minimising
         ``loss_of(logits)``; returns (logits, loss)."""
         variables = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
-            logits = tf.cast(self.discriminator(images, training=True), tf.float32)
+            logits = tf.cast(self._d(images, labels), tf.float32)
             loss = loss_of(logits)
             scaled = self._scaled(loss)
         self.d_optimizer.apply(tape.gradient(scaled, variables), variables)
@@ -138,7 +162,7 @@ class GanSteps:
         """One generator update on fresh noise with flipped labels; D is not updated."""
         variables = self.generator.trainable_variables
         with tf.GradientTape() as tape:
-            logits = self.discriminator(self._fake(batch, training=True), training=True)
+            logits = self._d(*self._fakes(batch, training=True))
             loss = self.loss.generator(logits)
             scaled = self._scaled(loss)
         self.g_optimizer.apply(tape.gradient(scaled, variables), variables)
@@ -146,15 +170,15 @@ class GanSteps:
 
     # -- the three kinds ------------------------------------------------------------------
 
-    def simultaneous(self, real: tf.Tensor) -> tf.Tensor:
+    def simultaneous(self, real: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
         """Seed 000: one forward pass, both networks updated from it (two tapes)."""
         batch = real.shape[0]
         g_vars = self.generator.trainable_variables
         d_vars = self.discriminator.trainable_variables
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            fake = self._fake(batch, training=True)
-            real_logits = self.discriminator(real, training=True)
-            fake_logits = self.discriminator(fake, training=True)
+            fake, fake_labels = self._fakes(batch, training=True)
+            real_logits = self._d(real, labels)
+            fake_logits = self._d(fake, fake_labels)
             d_loss = self._d_loss(real, fake, real_logits, fake_logits)
             g_loss = self.loss.generator(fake_logits)
             g_scaled, d_scaled = self._scaled(g_loss), self._scaled(d_loss)
@@ -165,42 +189,47 @@ class GanSteps:
         return tf.stack([d_loss, g_loss, self.d_metric(real_logits),
                          self.d_metric(fake_logits)])
 
-    def alternating(self, real: tf.Tensor) -> tf.Tensor:
+    def alternating(self, real: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
         """Seed 004: discriminator update(s) on real and (detached) fake, then a generator
         update on fresh noise; both networks in training mode, as in the torch original."""
-        metrics = [self._alternating_discriminator_update(b) for b in self._batches(real)]
+        metrics = [self._alternating_discriminator_update(b, y)
+                   for b, y in zip(self._batches(real), self._label_batches(labels),
+                                   strict=True)]
         d_loss, d_real, d_fake = (_mean(list(m)) for m in zip(*metrics, strict=True))
         g_loss = self._update_generator(real.shape[0] // self.d_steps_per_g)
         return tf.stack([d_loss, g_loss, d_real, d_fake])
 
-    def _alternating_discriminator_update(self, real: tf.Tensor
+    def _alternating_discriminator_update(self, real: tf.Tensor, labels: tf.Tensor | None = None
                                           ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        fake = tf.stop_gradient(self._fake(real.shape[0], training=True))
+        fake, fake_labels = self._fakes(real.shape[0], training=True)
+        fake = tf.stop_gradient(fake)
         d_vars = self.discriminator.trainable_variables
         with tf.GradientTape() as tape:
-            real_logits = self.discriminator(real, training=True)
-            fake_logits = self.discriminator(fake, training=True)
+            real_logits = self._d(real, labels)
+            fake_logits = self._d(fake, fake_labels)
             d_loss = self._d_loss(real, fake, real_logits, fake_logits)
             scaled = self._scaled(d_loss)
         self.d_optimizer.apply(tape.gradient(scaled, d_vars), d_vars)
         return d_loss, self.d_metric(real_logits), self.d_metric(fake_logits)
 
-    def combined(self, real: tf.Tensor) -> tf.Tensor:
+    def combined(self, real: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
         """Seeds 001-003: the discriminator trained on its own, then the generator through the
         frozen discriminator (the stacked "combined" model) on fresh noise with labels 1."""
-        metrics = [self.combined_discriminator_update(b) for b in self._batches(real)]
+        metrics = [self.combined_discriminator_update(b, y)
+                   for b, y in zip(self._batches(real), self._label_batches(labels),
+                                   strict=True)]
         d_loss, d_real, d_fake = (_mean(list(m)) for m in zip(*metrics, strict=True))
         g_loss = self.combined_generator_update(real.shape[0] // self.d_steps_per_g)
         return tf.stack([d_loss, g_loss, d_real, d_fake])
 
-    def combined_discriminator_update(self, real: tf.Tensor
+    def combined_discriminator_update(self, real: tf.Tensor, real_labels: tf.Tensor | None = None
                                       ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         """The discriminator's half of a combined step: (d_loss, d_real, d_fake).
 
         Fakes come from the generator in inference mode, as the seeds' ``generator.predict``.
         """
         batch = real.shape[0]
-        fake = self._fake(batch, training=False)
+        fake, fake_labels = self._fakes(batch, training=False)
         ones = tf.ones([batch, 1], tf.float32)
         zeros = tf.zeros([batch, 1], tf.float32)
         loss = self.loss
@@ -216,7 +245,9 @@ class GanSteps:
                     value = 0.5 * (loss.real(logits[:batch]) + loss.fake(logits[batch:]))
                 return value if self.penalty is None else value + self.penalty(real, fake)
 
-            logits, d_loss = self._update_discriminator(tf.concat([real, fake], 0), concat_loss)
+            both = None if real_labels is None else tf.concat([real_labels, fake_labels], 0)
+            logits, d_loss = self._update_discriminator(tf.concat([real, fake], 0), concat_loss,
+                                                        both)
             real_logits, fake_logits = logits[:batch], logits[batch:]
         else:
             # Seeds 002/003: two train_on_batch calls; their mean is the reported loss. A
@@ -225,8 +256,8 @@ class GanSteps:
                 value = loss.real(logits)
                 return value if self.penalty is None else value + self.penalty(real, fake)
 
-            real_logits, real_loss = self._update_discriminator(real, real_loss_of)
-            fake_logits, fake_loss = self._update_discriminator(fake, loss.fake)
+            real_logits, real_loss = self._update_discriminator(real, real_loss_of, real_labels)
+            fake_logits, fake_loss = self._update_discriminator(fake, loss.fake, fake_labels)
             d_loss = 0.5 * (real_loss + fake_loss)
         return d_loss, self.d_metric(real_logits), self.d_metric(fake_logits)
 

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from ganzoo.cards import Recipe
+from ganzoo.conditioning import training_labels
 from ganzoo.errors import DatasetError, UsageError, WeightsFileError
 from ganzoo.protocols import TrainConfig
 from ganzoo_keras.builder import build_network, random_states
@@ -80,7 +81,8 @@ class KerasTrainer:
     pass over the images) has ``n // (batch_size * k)`` steps and ``max_steps`` caps steps.
     """
 
-    def __init__(self, recipe: Recipe, config: TrainConfig, images: np.ndarray):
+    def __init__(self, recipe: Recipe, config: TrainConfig, images: np.ndarray,
+                 labels: np.ndarray | None = None):
         self.recipe = recipe
         self.config = config
         self.batch_size = int(config.batch_size)
@@ -106,6 +108,8 @@ class KerasTrainer:
                                f"{self.batches_per_step} batch(es) of {self.batch_size}")
         self.steps_per_epoch = min(steps, config.max_steps) if config.max_steps else steps
         self._n = n
+        # A conditional recipe's class labels (checked: one per image, in range).
+        checked = training_labels(recipe, labels, n)
 
         if config.extra.get("deterministic"):
             # Process-wide and one-way; CPU runs are bitwise reproducible without it, GPU
@@ -117,6 +121,7 @@ class KerasTrainer:
         placement = self.strategy.scope() if self.strategy else tf.device(self.device)
         with tf.device(self.device):
             self.images = images_to_tensor(images, recipe.image_shape, self.device)
+            self.labels = None if checked is None else tf.constant(checked, tf.int32)
         with placement:
             sync = self.strategy is not None  # batch norm over the global batch
             self.generator = build_network(recipe.generator, "generator", dtype, sync)
@@ -127,6 +132,9 @@ class KerasTrainer:
                 # Built now so that load_state has every slot to assign.
                 self.optimizers[part].build(self._model(part).trainable_variables)
             self.noise_rng = tf.random.Generator.from_seed(config.seed)
+            # Fake images' labels: uniform over the classes, their own seeded generator.
+            self.label_rng = (None if checked is None
+                              else tf.random.Generator.from_seed(config.seed + 0x1ABE1))
 
         penalty = penalty_for(recipe)
         self.updates = GanSteps(self.generator, self.discriminator,
@@ -137,7 +145,8 @@ class KerasTrainer:
                                penalty=None if penalty is None else penalty_term(
                                    penalty, self.discriminator, recipe.penalty.weight,
                                    self._uniform),
-                               d_steps_per_g=self.batches_per_step)
+                               d_steps_per_g=self.batches_per_step,
+                               fake_labels=None if self.label_rng is None else self._labels)
         self._step = self.updates.get(recipe.step)
         self.xla = use_xla(recipe, config, self.steps_per_epoch) and self.strategy is None
         image_spec = tf.TensorSpec((n, *recipe.image_shape), tf.float32)
@@ -147,7 +156,8 @@ class KerasTrainer:
             functools.partial(KerasTrainer._loop, self),
             jit_compile=self.xla,
             input_signature=[image_spec, tf.TensorSpec((n,), tf.int32),
-                             tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.int32)],
+                             tf.TensorSpec((), tf.int32), tf.TensorSpec((), tf.int32),
+                             *([] if self.labels is None else [tf.TensorSpec((n,), tf.int32)])],
         )
         self._perm_epoch: int | None = None
         self._perm: tf.Tensor | None = None
@@ -163,12 +173,16 @@ class KerasTrainer:
             return self.noise_rng.uniform(shape, -1.0, 1.0, dtype=tf.float32)
         return self.noise_rng.normal(shape, dtype=tf.float32)
 
+    def _labels(self, batch: int) -> tf.Tensor:
+        # maxval is exclusive: labels in [0, classes).
+        return self.label_rng.uniform((batch,), 0, int(self.recipe.classes), dtype=tf.int32)
+
     def _uniform(self, n: int) -> tf.Tensor:
         # A penalty's interpolation weights: from the noise generator (seeded, saved).
         return self.noise_rng.uniform((n,), 0.0, 1.0, dtype=tf.float32)
 
     def _loop(self, images: tf.Tensor, perm: tf.Tensor, start: tf.Tensor,
-              count: tf.Tensor) -> tf.Tensor:
+              count: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
         # A plain while loop and a gathered index (not ``for i in tf.range`` and ``tf.slice``):
         # those make XLA treat ``start`` and ``count`` as constants and recompile every call.
         batch = self.batch_size * self.batches_per_step  # images one step takes
@@ -177,29 +191,37 @@ class KerasTrainer:
         i = tf.constant(0)
         while i < count:
             index = tf.gather(perm, (start + i) * batch + offsets)
+            real = (tf.gather(images, index),) if labels is None else (
+                tf.gather(images, index), tf.gather(labels, index))
             if self.strategy is None:
-                totals += self._step(tf.gather(images, index))
+                totals += self._step(*real)
             else:
-                totals += self._replicated_step(tf.gather(images, index))
+                totals += self._replicated_step(*real)
             i += 1
         return totals / tf.cast(count, tf.float32)
 
-    def _replicated_step(self, batch: tf.Tensor) -> tf.Tensor:
+    def _replicated_step(self, batch: tf.Tensor, labels: tf.Tensor | None = None) -> tf.Tensor:
         """One step on every replica, each on its shard of ``batch``; the replicas' mean metrics."""
         shard = self.batch_size // self.replicas
         k = self.batches_per_step
 
-        def replica_step(images: tf.Tensor) -> tf.Tensor:
+        def replica_step(images: tf.Tensor, *rest: tf.Tensor) -> tf.Tensor:
             replica = tf.distribute.get_replica_context().replica_id_in_sync_group
             # This replica's shard of each of the step's k batches, with a static shape (the
             # steps read it) from a dynamic replica id.
             batches = tf.reshape(images, [k, self.batch_size, *self.recipe.image_shape])
-            return self._step(tf.reshape(
+            mine = tf.reshape(
                 tf.slice(batches, tf.stack([0, replica * shard, 0, 0, 0]),
                          [k, shard, *self.recipe.image_shape]),
-                [k * shard, *self.recipe.image_shape]))
+                [k * shard, *self.recipe.image_shape])
+            if not rest:
+                return self._step(mine)
+            ys = tf.reshape(rest[0], [k, self.batch_size])
+            return self._step(mine, tf.reshape(
+                tf.slice(ys, tf.stack([0, replica * shard]), [k, shard]), [k * shard]))
 
-        metrics = self.strategy.run(replica_step, args=(batch,))
+        args = (batch,) if labels is None else (batch, labels)
+        metrics = self.strategy.run(replica_step, args=args)
         return self.strategy.reduce(tf.distribute.ReduceOp.MEAN, metrics, axis=None)
 
     def _permutation(self, epoch: int) -> tf.Tensor:
@@ -217,14 +239,19 @@ class KerasTrainer:
         perm = self._permutation(epoch)
         with tf.device(self.device):
             means = self._run(self.images, perm, tf.constant(start, tf.int32),
-                              tf.constant(count, tf.int32))
+                              tf.constant(count, tf.int32),
+                              *([] if self.labels is None else [self.labels]))
         return dict(zip(METRICS, (float(v) for v in means.numpy()), strict=True))
 
     # -- outputs ------------------------------------------------------------------------------
 
-    def sample(self, noise: np.ndarray) -> np.ndarray:
-        """Images from ``noise`` with the generator in inference mode (NHWC float32)."""
-        return KerasGenerator(self.generator, self.recipe.latent_dim, self.device).generate(noise)
+    def sample(self, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """Images from ``noise`` (conditional: and ``labels``) with the generator in inference
+        mode (NHWC float32)."""
+        generator = KerasGenerator(self.generator, self.recipe.latent_dim, self.device)
+        if self.labels is None:
+            return generator.generate(noise)
+        return generator.generate(noise, labels)
 
     def weights(self) -> dict[str, np.ndarray]:
         """Both networks' weights under canonical names."""
@@ -243,6 +270,8 @@ class KerasTrainer:
                 for j, var in enumerate(random_states(layer)):
                     out[f"rng.{part}.{i}.{j}"] = var
         out["rng.noise"] = self.noise_rng.state
+        if self.label_rng is not None:
+            out["rng.labels"] = self.label_rng.state
         return out
 
     def state(self) -> dict[str, np.ndarray]:

@@ -45,7 +45,7 @@ def _spec_shape(x: torch.Tensor) -> tuple[int | None, ...]:
 
 def _layer_rows(network: str, spec: NetSpec) -> list[LayerRow]:
     net = _build_quietly(spec).eval()
-    x = torch.zeros(2, *spec.input_shape)
+    x = torch.zeros(2, *spec.layers_input_shape)  # a concat generator's z joined to its label
     if len(spec.input_shape) == 3:
         x = x.permute(0, 3, 1, 2)
     rows = []
@@ -59,7 +59,19 @@ def _layer_rows(network: str, spec: NetSpec) -> list[LayerRow]:
                           if name.rsplit(".", 1)[-1] not in TORCH_ONLY_BUFFERS)
             rows.append(LayerRow(network, f"{network}.{index}", type(module).__name__,
                                  _spec_shape(x), trainable, frozen))
+    if spec.label is not None:  # the class-label table, which is no layer of the card's
+        rows.append(LayerRow(network, f"{network}.embedding", "Embedding",
+                             (None, spec.label.dim), net.embedding.weight.numel(), 0))
     return rows
+
+
+def _labels_tensor(labels: np.ndarray | None, n: int, device: torch.device) -> torch.Tensor:
+    if labels is None:
+        raise ValueError("a class-conditional network needs labels (one per image)")
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    if len(labels) != n:
+        raise ValueError(f"{len(labels)} labels for {n} images")
+    return torch.from_numpy(labels).to(device)
 
 
 class TorchGenerator:
@@ -70,20 +82,34 @@ class TorchGenerator:
         self.latent_dim = latent_dim
         self.device = device
 
-    def generate(self, noise: np.ndarray) -> np.ndarray:
-        """(N, latent_dim) noise to (N, H, W, C) float32 images in [-1, 1]."""
+    @property
+    def classes(self) -> int | None:
+        """The number of classes of a conditional generator (None: unconditional)."""
+        label = getattr(self.module, "label", None)
+        return None if label is None else label.classes
+
+    def generate(self, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """(N, latent_dim) noise (and, conditional, (N,) labels) to (N, H, W, C) float32
+        images in [-1, 1]."""
         noise = as_latent_batch(noise, self.latent_dim)
+        y = None if self.classes is None else _labels_tensor(labels, len(noise), self.device)
         out = []
         with torch.no_grad():
             for start in range(0, len(noise), EVAL_CHUNK):
                 z = torch.from_numpy(noise[start : start + EVAL_CHUNK]).to(self.device)
-                out.append(to_nhwc_numpy(self.module(z)))
+                if y is None:
+                    out.append(to_nhwc_numpy(self.module(z)))
+                else:
+                    out.append(to_nhwc_numpy(self.module(z, y[start : start + EVAL_CHUNK])))
         return np.concatenate(out) if out else np.zeros((0, *self._image_shape()), np.float32)
 
     def _image_shape(self) -> tuple[int, ...]:
         with torch.no_grad():
-            return to_nhwc_numpy(self.module(torch.zeros(1, self.latent_dim,
-                                                         device=self.device))).shape[1:]
+            z = torch.zeros(1, self.latent_dim, device=self.device)
+            if self.classes is not None:
+                return to_nhwc_numpy(self.module(z, torch.zeros(1, dtype=torch.long,
+                                                                device=self.device))).shape[1:]
+            return to_nhwc_numpy(self.module(z)).shape[1:]
 
 
 class TorchDiscriminator:
@@ -93,13 +119,18 @@ class TorchDiscriminator:
         self.module = module.eval()
         self.device = device
 
-    def logits(self, images: np.ndarray) -> np.ndarray:
-        """(N, H, W, C) images in [-1, 1] to (N,) float32 logits (real > 0)."""
+    def logits(self, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """(N, H, W, C) images in [-1, 1] (and, conditional, (N,) labels) to (N,) float32
+        logits (real > 0)."""
+        conditional = getattr(self.module, "label", None) is not None
+        y = _labels_tensor(labels, len(images), self.device) if conditional else None
         out = []
         with torch.no_grad():
             for start in range(0, len(images), EVAL_CHUNK):
                 x = nhwc_to_tensor(images[start : start + EVAL_CHUNK], self.device)
-                out.append(self.module(x).reshape(-1).float().cpu().numpy())
+                logits = self.module(x) if y is None else self.module(
+                    x, y[start : start + EVAL_CHUNK])
+                out.append(logits.reshape(-1).float().cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0,), np.float32)
 
 
@@ -117,9 +148,10 @@ class TorchBackend:
                 *_layer_rows("discriminator", recipe.discriminator)]
 
     def create_trainer(
-        self, card: ModelCard, recipe: Recipe, config: TrainConfig, images: np.ndarray
+        self, card: ModelCard, recipe: Recipe, config: TrainConfig, images: np.ndarray,
+        labels: np.ndarray | None = None,
     ) -> TorchTrainer:
-        return TorchTrainer(recipe, config, images)
+        return TorchTrainer(recipe, config, images, labels)
 
     def load_generator(
         self, recipe: Recipe, weights: Mapping[str, np.ndarray], device: str = "cpu"

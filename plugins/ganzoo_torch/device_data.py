@@ -80,6 +80,26 @@ class NoiseSampler:
         self.generator.set_state(state)
 
 
+class LabelSampler:
+    """Class labels for generated images, uniform over ``classes``, from a seeded generator."""
+
+    def __init__(self, classes: int, seed: int, device: torch.device):
+        self.classes = int(classes)
+        self.device = device
+        self.generator = torch.Generator(device=device)
+        self.generator.manual_seed(_mixed_seed(seed, 0x1ABE1))
+
+    def __call__(self, n: int) -> torch.Tensor:
+        return torch.randint(0, self.classes, (n,), generator=self.generator,
+                             device=self.device)
+
+    def get_state(self) -> torch.Tensor:
+        return self.generator.get_state()
+
+    def set_state(self, state: torch.Tensor) -> None:
+        self.generator.set_state(state)
+
+
 class PrivateRandomState:
     """The trainer's own copy of torch's global generators, which dropout draws from.
 

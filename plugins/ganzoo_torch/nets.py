@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganzoo.architecture import KERNEL_KINDS, OUTPUT_AXIS, LayerSpec, NetSpec
+from ganzoo.architecture import KERNEL_KINDS, OUTPUT_AXIS, LabelInput, LayerSpec, NetSpec
 from ganzoo.errors import WeightsFileError
 
 from .layers import (
@@ -52,15 +52,52 @@ def build_networks(recipe: Recipe) -> tuple[nn.Sequential, nn.Sequential]:
 
 
 def build_network(spec: NetSpec) -> nn.Sequential:
-    """Build the network with Keras-style initialisation (glorot-uniform weights, zero biases)."""
+    """Build the network with Keras-style initialisation (glorot-uniform weights, zero biases).
+
+    A spec with a ``label`` gives a :class:`LabelledNet` (called as ``net(x, labels)``).
+    """
     modules = []
-    shape = tuple(spec.input_shape)
+    shape = spec.layers_input_shape
     for row, layer in zip(spec.summary(), spec.layers, strict=True):
         modules.append(_build_layer(layer, shape))
         shape = row.output_shape
-    net = nn.Sequential(*modules)
+    net = nn.Sequential(*modules) if spec.label is None else LabelledNet(modules, spec.label)
     keras_init_(net)
     return net
+
+
+class LabelledNet(nn.Sequential):
+    """A class-conditional network: the card's layers as modules ``0..n-1`` plus
+    ``embedding`` (the (classes, dim) table), so ``state_dict()`` keys stay canonical.
+
+    ``concat``: ``forward(z, labels)`` runs the layers on ``[z, embed(labels)]``.
+    ``projection``: the last layer's input ``h`` also gives ``<embed(labels), h>``, added to
+    its output (Miyato & Koyama 2018). Iterating the net yields its layers only.
+    """
+
+    def __init__(self, layers: list[nn.Module], label: LabelInput):
+        super().__init__(*layers)
+        self.count = len(layers)
+        self.label = label
+        self.embedding = nn.Embedding(label.classes, label.dim)
+
+    def __iter__(self):  # the layers, not the embedding
+        return (self._modules[str(i)] for i in range(self.count))
+
+    def __len__(self) -> int:
+        return self.count
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        table = self.embedding(labels.long())
+        if self.label.mode == "concat":
+            x = torch.cat([x, table.to(x.dtype)], dim=1)
+            for module in self:
+                x = module(x)
+            return x
+        layers = list(self)
+        for module in layers[:-1]:
+            x = module(x)
+        return layers[-1](x) + (table.to(x.dtype) * x).sum(dim=1, keepdim=True)
 
 
 def _build_layer(layer: LayerSpec, shape: tuple[int, ...]) -> nn.Module:
@@ -124,6 +161,13 @@ def keras_init_(net: nn.Module) -> None:
             nn.init.xavier_uniform_(module.weight)
             if module.bias is not None:
                 module.bias.zero_()
+    if isinstance(net, LabelledNet):
+        # Keras' initialisers of ganzoo_keras.builder's label layers: N(0, 1) for an embedding
+        # joined to the latent vector (its scale), Glorot-uniform for a projection table.
+        if net.label.mode == "concat":
+            nn.init.normal_(net.embedding.weight)
+        else:
+            nn.init.xavier_uniform_(net.embedding.weight)
 
 
 def canonical_weights(net: nn.Module, prefix: str) -> dict[str, np.ndarray]:

@@ -7,6 +7,11 @@ k the step is given and fresh noise, then one generator update (simultaneous ste
 Every step returns ``(d_loss, g_loss, d_real, d_fake)`` as detached 0-d tensors that stay on
 the device; the trainer sums them and reads them back once per ``run_steps`` call.
 
+A class-conditional pair (``fake_labels`` given) is called as ``G(z, y)`` and ``D(x, y)``: every
+step then takes the real batch's labels too (``step(real, labels)``), real images are judged
+with their own labels and generated ones with the labels they were drawn for (uniform, from
+``fake_labels``), the same labels for G's update.
+
 Gradients go only where they are wanted through ``backward(inputs=...)``: the generator's loss
 reaches the generator's parameters through the discriminator without computing (or touching)
 the discriminator's gradients. That is the "frozen discriminator" of the Keras combined model
@@ -68,6 +73,7 @@ class GanSteps:
         probabilities: bool = True,
         penalty: PenaltyTerm | None = None,
         d_steps_per_g: int = 1,
+        fake_labels: Callable[[int], torch.Tensor] | None = None,
     ):
         self.generator = generator
         self.discriminator = discriminator
@@ -88,6 +94,21 @@ class GanSteps:
         self.d_metric = _mean_prob if probabilities else _mean_raw
         self.penalty = penalty
         self.d_steps_per_g = int(d_steps_per_g)
+        self.fake_labels = fake_labels
+
+    # -- (conditional) forwards -------------------------------------------------------------
+
+    def _labels(self, n: int) -> torch.Tensor | None:
+        return None if self.fake_labels is None else self.fake_labels(n)
+
+    def _g(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``n`` fakes from fresh noise (and, conditional, fresh labels): (images, labels)."""
+        labels = self._labels(n)
+        z = self.noise(n)
+        return (self.g_forward(z) if labels is None else self.g_forward(z, labels)), labels
+
+    def _d(self, x: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        return self.d_forward(x) if labels is None else self.d_forward(x, labels)
 
     def by_name(self, step: str) -> Callable[[torch.Tensor], Metrics]:
         """The step function a recipe names (simultaneous, alternating or combined)."""
@@ -99,11 +120,11 @@ class GanSteps:
 
     # -- the three styles -----------------------------------------------------------------
 
-    def simultaneous(self, real: torch.Tensor) -> Metrics:
+    def simultaneous(self, real: torch.Tensor, labels: torch.Tensor | None = None) -> Metrics:
         """Seed 000 (tf.GradientTape): one forward, both losses, both optimisers step."""
-        fake = self.g_forward(self.noise(self.batch_size))
-        real_logits = self.d_forward(real)
-        fake_logits = self.d_forward(fake)
+        fake, fake_labels = self._g(self.batch_size)
+        real_logits = self._d(real, labels)
+        fake_logits = self._d(fake, fake_labels)
         d_loss = self._d_loss(real, fake, real_logits, fake_logits)
         g_loss = self.loss.generator(fake_logits)
         self.g_optimizer.zero_grad(set_to_none=True)
@@ -118,16 +139,20 @@ class GanSteps:
         return (d_loss.detach(), g_loss.detach(), self.d_metric(real_logits),
                 self.d_metric(fake_logits))
 
-    def alternating(self, real: torch.Tensor) -> Metrics:
+    def alternating(self, real: torch.Tensor, labels: torch.Tensor | None = None) -> Metrics:
         """Seed 004 (PyTorch): discriminator step(s), then a generator step on fresh noise."""
-        metrics = [self._alternating_discriminator(batch) for batch in self._batches(real)]
+        metrics = [self._alternating_discriminator(batch, y)
+                   for batch, y in zip(self._batches(real), self._label_batches(labels),
+                                       strict=True)]
         g_loss = self.generator_step()
         d_loss, d_real, d_fake = (_mean(list(m)) for m in zip(*metrics, strict=True))
         return (d_loss, g_loss, d_real, d_fake)
 
-    def combined(self, real: torch.Tensor) -> Metrics:
+    def combined(self, real: torch.Tensor, labels: torch.Tensor | None = None) -> Metrics:
         """Seeds 001-003 (Keras combined model): D on predicted fakes, then G through frozen D."""
-        metrics = [self._combined_discriminator(batch) for batch in self._batches(real)]
+        metrics = [self._combined_discriminator(batch, y)
+                   for batch, y in zip(self._batches(real), self._label_batches(labels),
+                                       strict=True)]
         g_loss = self.generator_step(frozen_d=True)
         d_loss, d_real, d_fake = (_mean(list(m)) for m in zip(*metrics, strict=True))
         return (d_loss, g_loss, d_real, d_fake)
@@ -143,6 +168,11 @@ class GanSteps:
                              f"real images, got {real.shape[0]}")
         return real.split(self.batch_size)
 
+    def _label_batches(self, labels: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
+        if labels is None:
+            return (None,) * self.d_steps_per_g
+        return (labels,) if self.d_steps_per_g == 1 else labels.split(self.batch_size)
+
     def _d_loss(self, real: torch.Tensor, fake: torch.Tensor, real_logits: torch.Tensor,
                 fake_logits: torch.Tensor) -> torch.Tensor:
         d_loss = self.loss.real(real_logits) + self.loss.fake(fake_logits)
@@ -150,23 +180,26 @@ class GanSteps:
             d_loss = d_loss + self.penalty(real, fake)
         return d_loss
 
-    def _alternating_discriminator(self, real: torch.Tensor) -> Metrics:
+    def _alternating_discriminator(self, real: torch.Tensor,
+                                   labels: torch.Tensor | None = None) -> Metrics:
         with torch.no_grad():  # the fakes are constants for the D step (seed: G(z) detached)
-            fake = self.g_forward(self.noise(self.batch_size))
-        real_logits = self.d_forward(real)
-        fake_logits = self.d_forward(fake)
+            fake, fake_labels = self._g(self.batch_size)
+        real_logits = self._d(real, labels)
+        fake_logits = self._d(fake, fake_labels)
         d_loss = self._d_loss(real, fake, real_logits, fake_logits)
         self._step_discriminator(d_loss)
         return (d_loss.detach(), self.d_metric(real_logits), self.d_metric(fake_logits))
 
-    def _combined_discriminator(self, real: torch.Tensor) -> Metrics:
+    def _combined_discriminator(self, real: torch.Tensor,
+                                labels: torch.Tensor | None = None) -> Metrics:
         # generator.predict: inference mode (BN running statistics), no gradients.
         self.generator.eval()
         with torch.no_grad():
-            fake = self.g_forward(self.noise(self.batch_size))
+            fake, fake_labels = self._g(self.batch_size)
         self.generator.train()
         if self.d_batches == "concat":
-            logits = self.d_forward(torch.cat([real, fake]))
+            both = None if labels is None else torch.cat([labels, fake_labels])
+            logits = self._d(torch.cat([real, fake]), both)
             real_logits, fake_logits = logits[: self.batch_size], logits[self.batch_size :]
             if self.loss.concat is not None:
                 d_loss = self.loss.concat(logits, self.batch_size)
@@ -176,12 +209,12 @@ class GanSteps:
                 d_loss = d_loss + self.penalty(real, fake)
             self._step_discriminator(d_loss)
         else:  # two train_on_batch calls: real, then fake, each its own update
-            real_logits = self.d_forward(real)
+            real_logits = self._d(real, labels)
             real_loss = self.loss.real(real_logits)
             if self.penalty is not None:  # a real-only penalty (the card checks that)
                 real_loss = real_loss + self.penalty(real, fake)
             self._step_discriminator(real_loss)
-            fake_logits = self.d_forward(fake)
+            fake_logits = self._d(fake, fake_labels)
             fake_loss = self.loss.fake(fake_logits)
             self._step_discriminator(fake_loss)
             d_loss = (real_loss.detach() + fake_loss.detach()) / 2
@@ -197,7 +230,8 @@ class GanSteps:
         """
         for norm in self.d_norms if frozen_d else ():
             norm.eval()
-        logits = self.d_forward(self.g_forward(self.noise(self.batch_size)))
+        fake, fake_labels = self._g(self.batch_size)
+        logits = self._d(fake, fake_labels)
         for norm in self.d_norms if frozen_d else ():
             norm.train()
         g_loss = self.loss.generator(logits)

@@ -11,11 +11,13 @@ import numpy as np
 import torch
 
 from ganzoo.cards import Recipe
+from ganzoo.conditioning import training_labels
 from ganzoo.data.adapters import to_torch
 from ganzoo.errors import UsageError
 from ganzoo.protocols import TrainConfig
 
 from .device_data import (
+    LabelSampler,
     NoiseSampler,
     PrivateRandomState,
     epoch_permutation,
@@ -44,7 +46,8 @@ class TorchTrainer:
     caps those steps (generator updates).
     """
 
-    def __init__(self, recipe: Recipe, config: TrainConfig, images: np.ndarray):
+    def __init__(self, recipe: Recipe, config: TrainConfig, images: np.ndarray,
+                 labels: np.ndarray | None = None):
         self.recipe = recipe
         self.config = config
         self.device = resolve_device(config.device)
@@ -73,6 +76,9 @@ class TorchTrainer:
         if tuple(self.images.shape[1:]) != (channels, height, width):
             raise UsageError(f"images are {tuple(images.shape[1:])}, but {recipe.name} makes "
                              f"{tuple(recipe.image_shape)}")
+        # A conditional recipe's class labels, on the device like the images.
+        checked = training_labels(recipe, labels, len(self.images))
+        self.labels = None if checked is None else torch.as_tensor(checked, device=self.device)
         self.batch_size = int(config.batch_size)  # the global batch, over every rank
         if self.batch_size % self.world.size:
             raise UsageError(f"batch size {self.batch_size} does not split evenly over "
@@ -91,6 +97,8 @@ class TorchTrainer:
         # Each rank draws its own noise; rank 0's stream is the single-process one.
         self.noise = NoiseSampler(recipe.noise, recipe.latent_dim,
                                   config.seed + 1_000_003 * self.world.rank, self.device)
+        self.fake_labels = None if self.labels is None else LabelSampler(
+            recipe.classes, config.seed + 1_000_003 * self.world.rank, self.device)
         self.optimizers = {
             name: make_optimizer(recipe.optimizers[name], net.parameters())
             for name, net in self.networks.items()
@@ -111,6 +119,7 @@ class TorchTrainer:
                 penalty, self.discriminator, recipe.penalty.weight,
                 lambda n: torch.rand(n, device=self.device)),
             d_steps_per_g=recipe.d_steps_per_g,
+            fake_labels=self.fake_labels,
         )
         self._step = self.steps.by_name(recipe.step)
         # Floating-point buffers (batch-norm statistics) that rank 0 broadcasts every step.
@@ -143,7 +152,10 @@ class TorchTrainer:
                                        for j in range(k)])
                 real = self.images.index_select(0, index)
                 self.world.broadcast_buffers(self._buffers)
-                sums += torch.stack(self._step(real))
+                if self.labels is None:
+                    sums += torch.stack(self._step(real))
+                else:
+                    sums += torch.stack(self._step(real, self.labels.index_select(0, index)))
         self.world.broadcast_buffers(self._buffers)  # every rank ends the chunk identical
         means = self.world.average(sums / count)
         return dict(zip(METRIC_KEYS, means.tolist(), strict=True))  # the one host sync
@@ -169,13 +181,19 @@ class TorchTrainer:
 
     # -- outputs ----------------------------------------------------------------------------
 
-    def sample(self, noise: np.ndarray) -> np.ndarray:
-        """Images from ``noise`` with G in evaluation mode (NHWC float32 in [-1, 1])."""
+    def sample(self, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """Images from ``noise`` (and, conditional, ``labels``) with G in evaluation mode
+        (NHWC float32 in [-1, 1])."""
         self.generator.eval()
         try:
             with torch.no_grad():
                 z = torch.as_tensor(np.asarray(noise, dtype=np.float32), device=self.device)
-                return to_nhwc_numpy(self.generator(z))
+                if self.labels is None:
+                    return to_nhwc_numpy(self.generator(z))
+                if labels is None:
+                    raise ValueError("a conditional generator samples (noise, labels)")
+                y = torch.as_tensor(np.asarray(labels, dtype=np.int64), device=self.device)
+                return to_nhwc_numpy(self.generator(z, y))
         finally:
             self.generator.train()
 
@@ -196,6 +214,8 @@ class TorchTrainer:
         # Generator states are device-specific (CPU: Mersenne Twister, CUDA: Philox), so the
         # key says which; a run resumed on the other device keeps its fresh noise stream.
         out[f"rng.noise.{self.device.type}"] = self.noise.get_state().numpy().copy()
+        if self.fake_labels is not None:
+            out[f"rng.labels.{self.device.type}"] = self.fake_labels.get_state().numpy().copy()
         return out
 
     def load_state(self, state: Mapping[str, np.ndarray]) -> None:
@@ -209,6 +229,9 @@ class TorchTrainer:
         noise_key = f"rng.noise.{self.device.type}"
         if noise_key in state:
             self.noise.set_state(_byte_tensor(state[noise_key]))
+        labels_key = f"rng.labels.{self.device.type}"
+        if self.fake_labels is not None and labels_key in state:
+            self.fake_labels.set_state(_byte_tensor(state[labels_key]))
 
 
 def _compiled(net: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
