@@ -26,7 +26,7 @@ tests_for() {
   case "$1" in
     ganzoo/noise.py) echo "tests/test_noise.py tests/test_mutation_kills_noise.py" ;;
     plugins/ganzoo_torch/losses.py) echo "tests/test_mutation_kills_losses.py tests/test_losses.py tests/test_golden_steps.py $NO_PARITY" ;;
-    plugins/ganzoo_torch/steps.py) echo "tests/test_golden_steps.py tests/test_losses.py tests/test_torch_trainer.py $NO_PARITY" ;;
+    plugins/ganzoo_torch/steps.py) echo "tests/test_mutation_kills_steps.py tests/test_golden_steps.py tests/test_torch_trainer.py" ;;
     plugins/ganzoo_torch/optimizers.py) echo "tests/test_optimizers_from_card.py tests/test_mutation_kills_optimizers.py" ;;
     plugins/ganzoo_keras/losses.py) echo "tests/test_mutation_kills_losses.py tests/test_losses.py tests/test_golden_steps.py $NO_PARITY" ;;
     plugins/ganzoo_keras/steps.py) echo "tests/test_golden_steps.py tests/test_losses.py tests/test_keras_training.py $NO_PARITY" ;;
