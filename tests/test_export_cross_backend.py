@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ganzoo.cards import builtin_cards
 from ganzoo.catalog import Catalog
 from ganzoo.exchange import export_version, import_file
 from ganzoo.noise import draw_noise
@@ -39,6 +40,9 @@ pytestmark = [
 
 TOLERANCE = 1e-4
 CASES = [("mlp", "seed002"), ("dcgan", "seed000"), ("combined", "seed001"), ("mlp", "seed004")]
+# Every other card's default recipe (the families of issue 13 and any added since).
+CASES += sorted((card.family, card.default_recipe) for card in builtin_cards()
+                if card.family not in {family for family, _ in CASES})
 DIRECTIONS = [("torch", "keras"), ("keras", "torch")]
 
 
@@ -60,8 +64,9 @@ def _train_two_steps(catalog: Catalog, family: str, recipe_name: str, backend: s
     config = TrainConfig(model_id=spec.model_id, recipe=recipe.name, dataset="fashion",
                          epochs=1, batch_size=16, seed=11, device="cpu", log_every=2,
                          max_steps=2)
-    trainer = spec.load_backend().create_trainer(spec.card, recipe, config,
-                                                 random_uint8_images())
+    # Two steps of d_steps_per_g batches of 16 each (64 images at least).
+    images = random_uint8_images(max(64, 2 * 16 * recipe.d_steps_per_g))
+    trainer = spec.load_backend().create_trainer(spec.card, recipe, config, images)
     trainer.run_steps(0, 0, 2)
     return spec, recipe, config, trainer
 
