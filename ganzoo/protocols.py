@@ -89,8 +89,37 @@ class Trainer(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend supports beyond one CPU process; the core refuses the rest before it
+    launches anything (:func:`ganzoo.launching.check_supported`).
+
+    A backend without a ``capabilities`` attribute gets ``Capabilities()``: one process on the
+    CPU, no mixed precision, no compilation.
+    """
+
+    multi_device: bool = False  # --devices N > 1 (the backend's launch() makes it happen)
+    cuda: bool = False  # --device cuda
+    amp: bool = False  # --amp
+    compile: bool = False  # --compile
+
+    def supported(self) -> list[str]:
+        """The names of what is supported, for messages."""
+        return [name for name, on in asdict(self).items() if on]
+
+
 class Backend(Protocol):
-    """What a plugin supplies for a family on one framework (torch, keras, ...)."""
+    """What a plugin supplies for a family on one framework (torch, keras, ...).
+
+    Optional members, read by the core with defaults when absent:
+
+    - ``capabilities: Capabilities`` (default ``Capabilities()``);
+    - ``launch(devices, argv) -> int | None``: run ``ganzoo argv`` on ``devices`` devices.
+      ``None``: nothing launched, this process trains on all of them itself (Keras'
+      MirroredStrategy); an int: the exit code of the processes it launched (torchrun);
+    - ``rank() -> int | None``: this process's rank in a world the launcher started (``None``
+      when it was not started by one). Only rank 0 writes and registers.
+    """
 
     def summary(self, recipe: Recipe) -> list[LayerRow]:
         """A layer-by-layer summary of both networks, built by the framework itself."""

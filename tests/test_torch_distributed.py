@@ -175,20 +175,28 @@ def test_cli_devices_two_trains_under_torchrun_and_registers_once(tmp_path):
     assert not list(Path(tmp_path / "home" / "work").iterdir())
 
 
-def test_devices_launches_torchrun_only_for_torch_models(monkeypatch):
-    from ganzoo.cli import train_cmd
-    from ganzoo.errors import UsageError
+def test_devices_are_launched_by_the_backend(monkeypatch):
+    """torch launches torchrun ranks; keras launches nothing (one process, MirroredStrategy)."""
+    from ganzoo_keras.backend import KerasBackend
+    from ganzoo_torch import launch
+    from ganzoo_torch.backend import TorchBackend
 
     launched = []
-    monkeypatch.setattr(train_cmd, "run_ranks", lambda cmd, n: launched.append(cmd) or 0)
-    # keras: nothing launched; the one process trains under a MirroredStrategy
-    # (tests/test_keras_distributed.py runs it).
-    assert train_cmd._launch_ranks("keras", 2) is None
+    monkeypatch.setattr(launch, "run_ranks", lambda cmd, n: launched.append(cmd) or 0)
+    assert KerasBackend().launch(2, ["train", "mlp-keras"]) is None
     assert launched == []
-    assert train_cmd._launch_ranks("torch", 2) == 0
+    assert TorchBackend().launch(2, ["train", "mlp-torch"]) == 0
     assert len(launched) == 1 and "--nproc_per_node=2" in launched[0]
-    with pytest.raises(UsageError, match="torch"):
-        train_cmd._launch_ranks("other", 2)
+    assert launched[0][-3:] == ["ganzoo", "train", "mlp-torch"]
+
+
+def test_torch_rank_comes_from_torchrun(monkeypatch):
+    from ganzoo_torch.backend import TorchBackend
+
+    monkeypatch.delenv("RANK", raising=False)
+    assert TorchBackend().rank() is None
+    monkeypatch.setenv("RANK", "1")
+    assert TorchBackend().rank() == 1
 
 
 def test_ctrl_c_reaches_each_rank_once_and_registers_an_interrupted_version(tmp_path):
@@ -214,7 +222,7 @@ def test_ctrl_c_reaches_each_rank_once_and_registers_an_interrupted_version(tmp_
 
 
 def test_child_pids_reads_parents_from_proc(tmp_path):
-    from ganzoo.cli.ranks import child_pids
+    from ganzoo_torch.launch import child_pids
 
     for pid, comm, ppid in [(10, "python", 1), (11, "pt_elastic (x) y", 10), (12, "z", 10),
                             (13, "other", 11)]:

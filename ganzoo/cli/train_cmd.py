@@ -10,11 +10,8 @@ from pathlib import Path
 import typer
 
 from ganzoo.cli.console import console, guarded, load_catalog
-from ganzoo.cli.ranks import run_ranks, torchrun_command
 from ganzoo.errors import UsageError
-
-# Where rank 0 of a torchrun launch writes the training's status for the launching CLI.
-STATUS_ENV = "GANZOO_STATUS_FILE"
+from ganzoo.launching import STATUS_ENV, check_supported, rank_of
 
 
 @guarded
@@ -50,8 +47,8 @@ def train(
     tensorboard: Path = typer.Option(None, "--tensorboard",
                                      help="Also write TensorBoard scalars and images here."),
     devices: int = typer.Option(1, "--devices", min=1,
-                                help="Data-parallel over N devices (torch: torchrun; "
-                                     "keras: MirroredStrategy)."),
+                                help="Data-parallel over N devices, where the backend "
+                                     "can (torch: torchrun; keras: MirroredStrategy)."),
     track: str = typer.Option(None, "--track", envvar="GANZOO_TRACK",
                               help="Also log to an experiment tracker: mlflow (params, metrics, "
                                    "sample grids, loss plot, weights; needs ganzoo[mlflow])."),
@@ -73,10 +70,14 @@ def train(
     if resume and epochs is None:
         raise UsageError("--resume needs --epochs: the total number of epochs to reach")
     given = _given_options(ctx)
-    if devices > 1 and "RANK" not in os.environ:
-        if resume:  # the resume rule refuses once here, not once in every rank
+    # What the backend cannot do is refused here, in one line, before anything is launched.
+    backend = spec.load_backend()
+    check_supported(backend, config, spec.backend)
+    rank = rank_of(backend)  # None: not one of the processes a launcher started
+    if devices > 1 and rank is None:
+        if resume:  # the resume rule refuses once here, not once in every launched process
             check_resume(RunStore(), resume, config, given)
-        code = _launch_ranks(spec.backend, devices)
+        code = _launch(backend, devices)
         if code is not None:
             raise typer.Exit(code)
     store = RunStore()
@@ -84,9 +85,9 @@ def train(
     record = run_training(catalog, config, store, data_dir=data_dir, resume=resume,
                           console=console, show_progress=progress, tensorboard=tensorboard,
                           given=given, track=track)
-    if "RANK" in os.environ:
-        # A torchrun rank exits 0 (any other code makes the agent report a failure); rank 0
-        # tells the launching CLI the outcome, which then exits with the table's code.
+    if rank is not None:
+        # A launched process exits 0 (torchrun's agent takes any other code for a failure);
+        # rank 0 tells the launching CLI the outcome, which then exits with the table's code.
         report = os.environ.get(STATUS_ENV)
         if report and record is not None:
             Path(report).write_text(record.status, encoding="utf-8")
@@ -117,23 +118,17 @@ def exit_code_for(status: str) -> int:
     return {"interrupted": EXIT_INTERRUPTED, "diverged": EXIT_DIVERGED}.get(status, EXIT_OK)
 
 
-def _launch_ranks(backend: str, devices: int) -> int | None:
-    """Run this same command as ``devices`` ranks under torchrun; returns its exit code.
-
-    ``None`` (nothing launched) for keras: one process trains on all the devices, under a
-    ``tf.distribute.MirroredStrategy``, from ``TrainConfig.devices``.
-    """
-    if backend == "keras":
-        return None
-    if backend != "torch":
-        raise UsageError(f"--devices {devices} is available for torch (torchrun) and keras "
-                         f"(MirroredStrategy) models, not {backend} ones")
-    command = torchrun_command(devices, sys.argv[1:])
-    console.print(f"Launching {devices} ranks: {' '.join(command[1:])}", highlight=False)
+def _launch(backend: object, devices: int) -> int | None:
+    """Hand ``--devices N`` to the backend's ``launch``: the exit code of what it launched
+    (rank 0 reports the training's status through a file), or ``None`` when it launched
+    nothing and this process trains on every device itself."""
     with tempfile.TemporaryDirectory(prefix="ganzoo-ranks-") as scratch:
         report = Path(scratch) / "status"
-        os.environ[STATUS_ENV] = str(report)  # inherited by torchrun and its ranks
-        code = run_ranks(command, devices)
+        os.environ[STATUS_ENV] = str(report)  # inherited by whatever the backend starts
+        try:
+            code = backend.launch(devices, sys.argv[1:])  # type: ignore[attr-defined]
+        finally:
+            os.environ.pop(STATUS_ENV, None)
         if code == 0 and report.is_file():
             code = exit_code_for(report.read_text(encoding="utf-8").strip())
     return code
@@ -142,20 +137,28 @@ def _launch_ranks(backend: str, devices: int) -> int | None:
 @guarded
 def sample(
     ref: str = typer.Argument(None, help="A trained version: MODEL@N or MODEL@latest."),
-    n: int = typer.Option(64, "-n", min=1, help="Number of images."),
+    n: int = typer.Option(None, "-n", min=1,
+                          help="Number of images (default 64; with --by-class: per grid, "
+                               "default 8 per class)."),
     output: Path = typer.Option(Path("samples.png"), "--output", "-o", help="PNG to write."),
     seed: int = typer.Option(0, help="Noise seed."),
     weights: Path = typer.Option(None, "--weights",
                                  help="Sample from an exported weights file instead of REF."),
     backend: str = typer.Option(None, "--backend",
                                 help="With --weights: the backend to sample with."),
+    label: int = typer.Option(None, "--label",
+                              help="Class-conditional models: every image of this class."),
+    by_class: bool = typer.Option(False, "--by-class",
+                                  help="Class-conditional models: one labelled row per class."),
 ) -> None:
     """Write a PNG grid of images generated by a trained version (or a weights file)."""
     from ganzoo.sampling import sample_grid
 
     path = sample_grid(load_catalog(), ref, n=n, output=output, seed=seed, weights=weights,
-                       backend=backend)
-    console.print(f"Wrote {n} samples to [bold]{path}[/]")
+                       backend=backend, label=label, by_class=by_class)
+    what = ("one row per class" if by_class else
+            f"{n or 64} samples" + (f" of class {label}" if label is not None else ""))
+    console.print(f"Wrote {what} to [bold]{path}[/]")
 
 
 def register(app: typer.Typer) -> None:

@@ -27,6 +27,7 @@ from ganzoo.catalog import Catalog, ModelSpec
 from ganzoo.conditioning import GRID_COLUMNS, grid_labels, training_labels
 from ganzoo.errors import UsageError
 from ganzoo.images import save_grid
+from ganzoo.launching import check_supported, is_main
 from ganzoo.noise import draw_noise
 from ganzoo.protocols import TrainConfig, Trainer
 from ganzoo.store import RunStore, VersionRecord
@@ -154,15 +155,16 @@ def train(
     labels = training_labels(recipe, getattr(dataset, "labels", None), len(images),
                              f"{config.dataset}/{config.split}")
     backend = spec.load_backend()
+    check_supported(backend, config, spec.backend)  # the Python API's way in checks here too
     if labels is None:
         trainer = backend.create_trainer(spec.card, recipe, config, images)
     else:
         trainer = backend.create_trainer(spec.card, recipe, config, images, labels=labels)
     if state is not None:
         trainer.load_state(state)
-    main = process_rank() == 0
-    # Under torchrun only rank 0 writes, samples, checkpoints and registers; the other ranks
-    # train their shard in a scratch folder that is removed at the end.
+    main = is_main(backend)
+    # In a launched world (torchrun) only rank 0 writes, samples, checkpoints and registers;
+    # the other ranks train their shard in a scratch folder that is removed at the end.
     workdir = store.new_workdir() if main else Path(tempfile.mkdtemp(prefix="ganzoo-rank-"))
     if previous is not None:
         _carry_over(previous.path, workdir, position.global_step)
@@ -262,9 +264,14 @@ def _option_value(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def process_rank() -> int:
-    """This process's rank under torchrun (0 when not distributed)."""
-    return int(os.environ.get("RANK", "0"))
+def steps_per_epoch(trainer: Trainer, config: TrainConfig) -> int:
+    """The steps the shell runs per epoch: the trainer's, capped by ``config.max_steps``.
+
+    The shell enforces the cap itself (it never asks a trainer for more), so a trainer that
+    ignores ``max_steps`` still stops there.
+    """
+    spe = int(trainer.steps_per_epoch)
+    return min(spe, int(config.max_steps)) if config.max_steps else spe
 
 
 class _Run:
@@ -303,7 +310,7 @@ class _Run:
     def loop(self, show_progress: bool) -> tuple[str, str]:
         """Run to the configured epoch count; returns (status, message)."""
         config, pos, trainer = self.config, self.position, self.trainer
-        spe = trainer.steps_per_epoch
+        spe = steps_per_epoch(trainer, config)
         total = config.epochs * spe
         batch = config.batch_size
         hint = "Stopping after the current steps and saving a checkpoint (Ctrl-C again to abort)."

@@ -9,7 +9,7 @@ import numpy as np
 
 from ganzoo.architecture import NetSpec
 from ganzoo.cards import ModelCard, Recipe
-from ganzoo.protocols import LayerRow, TrainConfig
+from ganzoo.protocols import Capabilities, LayerRow, TrainConfig
 from ganzoo_keras.builder import build_network, layer_rows
 from ganzoo_keras.canonical import from_canonical
 from ganzoo_keras.inference import KerasDiscriminator, KerasGenerator
@@ -23,8 +23,20 @@ if TYPE_CHECKING:
 class KerasBackend:
     """One family (card) on Keras 3; implements ``ganzoo.protocols.Backend``."""
 
+    # Several devices in this one process (MirroredStrategy), GPUs, mixed_bfloat16, XLA jit.
+    capabilities = Capabilities(multi_device=True, cuda=True, amp=True, compile=True)
+
     def __init__(self, spec: ModelSpec | None = None):
         self.spec = spec
+
+    def launch(self, devices: int, argv: list[str]) -> None:
+        """Nothing to launch: this process trains on every device under a MirroredStrategy
+        (from ``TrainConfig.devices``)."""
+        return None
+
+    def rank(self) -> None:
+        """One process, whatever the devices: never a rank of a launched world."""
+        return None
 
     def summary(self, recipe: Recipe) -> list[LayerRow]:
         """Both networks' layers as Keras builds them: output shapes and parameter counts."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ganzoo.data.adapters import to_tensorflow
 from ganzoo.errors import DatasetError
+from ganzoo_keras.adapters import to_tensorflow
 from ganzoo_keras.runtime import tf
 
 
@@ -13,7 +13,7 @@ def images_to_tensor(images: np.ndarray, image_shape: tuple[int, int, int],
                      device: str | None = None) -> tf.Tensor:
     """(N, H, W[, C]) uint8 -> one float32 NHWC tensor in [-1, 1] on ``device``.
 
-    Converted once (``ganzoo.data.adapters.to_tensorflow``), so no batch is ever copied from
+    Converted once (``ganzoo_keras.adapters.to_tensorflow``), so no batch is ever copied from
     the host during training; the shape is checked against the recipe first.
     """
     shape = tuple(np.shape(images))

@@ -15,7 +15,7 @@ from torch import nn
 
 from ganzoo.architecture import NetSpec
 from ganzoo.noise import as_latent_batch
-from ganzoo.protocols import LayerRow, TrainConfig
+from ganzoo.protocols import Capabilities, LayerRow, TrainConfig
 
 from .device_data import resolve_device
 from .nets import TORCH_ONLY_BUFFERS, build_network, load_canonical_weights
@@ -138,9 +138,23 @@ class TorchBackend:
     """Implements :class:`ganzoo.protocols.Backend` for every card."""
 
     name = "torch"
+    # Several devices through torchrun ranks (launch.py), CUDA, bf16 autocast, torch.compile.
+    capabilities = Capabilities(multi_device=True, cuda=True, amp=True, compile=True)
 
     def __init__(self, spec: ModelSpec | None = None):
         self.spec = spec
+
+    def launch(self, devices: int, argv: list[str]) -> int:
+        """Run ``ganzoo argv`` as ``devices`` torchrun ranks; their exit code."""
+        from .launch import launch
+
+        return launch(devices, argv)
+
+    def rank(self) -> int | None:
+        """This process's torchrun rank (None outside torchrun)."""
+        from .launch import rank
+
+        return rank()
 
     def summary(self, recipe: Recipe) -> list[LayerRow]:
         """Both networks layer by layer: output shapes from a real forward, counts from torch."""

@@ -1,4 +1,8 @@
-"""Launching ``ganzoo train`` as N torchrun ranks, with Ctrl-C reaching each rank once.
+"""The torch backend's launcher: ``ganzoo train`` as N torchrun ranks, Ctrl-C reaching each
+rank once.
+
+The core calls ``TorchBackend.launch(devices, argv)`` (:func:`launch` here) for ``--devices N``
+and ``TorchBackend.rank()`` (:func:`rank`) to know which process speaks for the run.
 
 In a terminal, Ctrl-C signals the whole foreground process group: the ranks *and* torchrun's
 agent, which then forwards a second SIGINT to every rank (a rank would take it for the
@@ -36,6 +40,19 @@ def torchrun_command(devices: int, argv: list[str]) -> list[str]:
     """torchrun (as ``python -m torch.distributed.run``) re-running ``ganzoo argv``."""
     return [sys.executable, "-m", "torch.distributed.run", "--standalone",
             f"--nproc_per_node={devices}", "-m", "ganzoo", *argv]
+
+
+def rank() -> int | None:
+    """This process's rank under torchrun (its ``RANK``), None when torchrun did not start it."""
+    value = os.environ.get("RANK")
+    return None if value is None else int(value)
+
+
+def launch(devices: int, argv: list[str]) -> int:
+    """Re-run ``ganzoo argv`` as ``devices`` torchrun ranks; the launch's exit code."""
+    command = torchrun_command(devices, argv)
+    print(f"Launching {devices} ranks: {' '.join(command[1:])}", flush=True)
+    return run_ranks(command, devices)
 
 
 def run_ranks(command: list[str], devices: int) -> int:

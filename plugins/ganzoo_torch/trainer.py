@@ -12,10 +12,10 @@ import torch
 
 from ganzoo.cards import Recipe
 from ganzoo.conditioning import training_labels
-from ganzoo.data.adapters import to_torch
 from ganzoo.errors import UsageError
 from ganzoo.protocols import TrainConfig
 
+from .adapters import to_torch
 from .device_data import (
     LabelSampler,
     NoiseSampler,
