@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ganzoo.errors import UsageError, WeightsFileError
+from ganzoo.store.layout import CONFIG_NAME, SAMPLES_NAME, WEIGHTS_NAME, RunSummary
 from ganzoo.weights import (
     PARTS,
-    WEIGHTS_NAME,
     check_shapes,
     read_weights,
     select_part,
@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from ganzoo.store import RunStore, VersionRecord
 
 PART_CHOICES = ("all", *PARTS)
-IMPORT_SAMPLES_NAME = "samples.png"
 IMPORT_SAMPLES = 64
 
 
@@ -262,8 +261,14 @@ def import_file(catalog: Catalog, store: RunStore, path: Path, *, backend: str |
     spec = loader_for(catalog, checked.card.family, backend or checked.meta["backend"])
     generator, load_notes = _load_checked(checked, spec)
     recipe = checked.recipe
-    images = np.asarray(generator.generate(
-        draw_noise(recipe.noise, IMPORT_SAMPLES, recipe.latent_dim, seed)))
+    noise = draw_noise(recipe.noise, IMPORT_SAMPLES, recipe.latent_dim, seed)
+    if recipe.classes is None:
+        images = np.asarray(generator.generate(noise))
+    else:  # a conditional generator: seeded uniform labels
+        from ganzoo.conditioning import uniform_labels
+
+        images = np.asarray(generator.generate(
+            noise, uniform_labels(IMPORT_SAMPLES, recipe.classes, seed)))
     if images.shape != (IMPORT_SAMPLES, *recipe.image_shape):
         raise WeightsFileError(f"{spec.model_id} generated images of shape {images.shape[1:]}, "
                                f"not the card's {recipe.image_shape}")
@@ -277,22 +282,19 @@ def import_file(catalog: Catalog, store: RunStore, path: Path, *, backend: str |
     meta = {**checked.meta, "model_id": spec.model_id, "backend": spec.backend,
             "trained_backend": checked.trained_backend, "imported_from": path.name}
     meta.pop("part", None)  # describes the export request, not the version
+    config = _config(checked, spec)
     workdir = store.new_workdir()
     try:
         write_weights(workdir / WEIGHTS_NAME, checked.arrays, meta)
-        (workdir / "config.json").write_text(
-            json.dumps(_config(checked, spec), indent=2, sort_keys=True), encoding="utf-8")
-        save_grid(images, workdir / IMPORT_SAMPLES_NAME)
-        record = store.register(workdir, {
-            "model_id": spec.model_id, "status": "complete", "family": spec.family,
-            "backend": spec.backend, "recipe": recipe.name,
-            "dataset": checked.meta.get("dataset") or recipe.dataset,
-            "split": checked.meta.get("split") or "train",
-            "epochs": int(checked.meta.get("epochs") or 0), "steps": 0,
-            "seed": int(checked.meta.get("seed") or 0), "wall_time_s": 0.0,
-            "images_per_s": 0.0, "final_metrics": {}, "parent": f"import:{path.name}",
-        })
+        (workdir / CONFIG_NAME).write_text(json.dumps(config, indent=2, sort_keys=True),
+                                           encoding="utf-8")
+        save_grid(images, workdir / SAMPLES_NAME)
+        record = store.register(workdir, RunSummary(
+            model_id=spec.model_id, status="complete", family=spec.family,
+            backend=spec.backend, recipe=recipe.name, dataset=config["dataset"],
+            split=config["split"], epochs=config["epochs"], steps=0, seed=config["seed"],
+            wall_time_s=0.0, images_per_s=0.0, parent=f"import:{path.name}"))
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)  # no half-written version lingers in work/
         raise
-    return Imported(checked, spec, record, record.path / IMPORT_SAMPLES_NAME, tuple(notes))
+    return Imported(checked, spec, record, record.path / SAMPLES_NAME, tuple(notes))

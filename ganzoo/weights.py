@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from ganzoo.errors import StoreWriteError, WeightsFileError
+from ganzoo.store.layout import WEIGHTS_NAME
 
 FORMAT = "ganzoo-weights"
 FORMAT_VERSION = 1
-WEIGHTS_NAME = "weights.safetensors"
 PARTS = ("generator", "discriminator")
 
 # Written by every writer; checked by readers when present (files of older writers lack it).

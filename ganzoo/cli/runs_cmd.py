@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ganzoo.cli.console import console, err_console, guarded, width
+from ganzoo.store.layout import CONFIG_NAME
 from ganzoo.tables import fit_table
 
 runs_app = typer.Typer(help="Trained versions in the registry (list, show, rm, reindex, "
@@ -83,7 +84,7 @@ def show(ref: str = typer.Argument(..., help="MODEL@N or MODEL@latest.")) -> Non
                       else f" (resumed from {record.parent})" if record.parent else ""))
     info = record.to_dict()
     info.pop("evaluations")
-    config_path = record.path / "config.json"
+    config_path = record.path / CONFIG_NAME
     if config_path.exists():
         info["config"] = json.loads(config_path.read_text())
     info["files"] = sorted(str(p.relative_to(record.path)) for p in record.path.rglob("*")

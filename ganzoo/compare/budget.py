@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ganzoo.store import VersionRecord
-
-CONFIG_NAME = "config.json"
+from ganzoo.store.layout import CONFIG_NAME
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,40 +35,30 @@ from ganzoo.errors import (
     StoreWriteError,
     UnknownVersionError,
 )
+from ganzoo.store.layout import (
+    INDEX_COLUMNS,
+    OWNER_NAME,
+    PENDING_NAME,
+    STATUSES,
+    VERSION_NAME,
+    WEIGHTS_NAME,
+    RunSummary,
+    VersionRecord,
+    record_from_json,
+    record_from_row,
+    record_to_row,
+    versions_table_sql,
+)
 from ganzoo.store.refs import VersionRef, parse_ref
 
+__all__ = ["STATUSES", "RunStore", "RunSummary", "VersionRecord", "WorkFolder", "ganzoo_home"]
+
 HOME_ENV = "GANZOO_HOME"
-STATUSES = ("complete", "interrupted", "diverged")
-OWNER_NAME = "owner.json"  # in a work folder: the pid and start time of the process using it
-PENDING_NAME = "registration.json"  # in a work folder: what to register ('runs recover')
-VERSION_NAME = "version.json"  # in a version folder: its index row (what 'runs reindex' reads)
-WEIGHTS_FILE = "weights.safetensors"
 # Registration keeps retrying a busy index this long (seconds) before giving up.
 REGISTER_PATIENCE_ENV = "GANZOO_REGISTER_PATIENCE"
 DEFAULT_REGISTER_PATIENCE = 600.0
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS versions (
-    model_id TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    status TEXT NOT NULL,
-    family TEXT NOT NULL,
-    backend TEXT NOT NULL,
-    recipe TEXT NOT NULL,
-    dataset TEXT NOT NULL,
-    split TEXT NOT NULL,
-    epochs INTEGER NOT NULL,
-    steps INTEGER NOT NULL,
-    seed INTEGER NOT NULL,
-    wall_time_s REAL NOT NULL,
-    images_per_s REAL NOT NULL,
-    final_metrics TEXT NOT NULL,
-    parent TEXT,
-    created REAL NOT NULL,
-    path TEXT NOT NULL,
-    weights_sha256 TEXT,
-    PRIMARY KEY (model_id, version)
-);
+_SCHEMA = versions_table_sql() + """
 CREATE TABLE IF NOT EXISTS evaluations (
     model_id TEXT NOT NULL,
     version INTEGER NOT NULL,
@@ -87,47 +77,6 @@ def ganzoo_home() -> Path:
     import platformdirs
 
     return Path(platformdirs.user_data_dir("ganzoo"))
-
-
-@dataclass(frozen=True)
-class VersionRecord:
-    """One registered version, as the index holds it."""
-
-    model_id: str
-    version: int
-    status: str
-    family: str
-    backend: str
-    recipe: str
-    dataset: str
-    split: str
-    epochs: int
-    steps: int
-    seed: int
-    wall_time_s: float
-    images_per_s: float
-    final_metrics: dict[str, float]
-    parent: str | None
-    created: float
-    path: Path
-    weights_sha256: str | None = None
-    evaluations: list[dict[str, Any]] = field(default_factory=list, compare=False)
-
-    @property
-    def ref(self) -> str:
-        return f"{self.model_id}@{self.version}"
-
-    @property
-    def imported_from(self) -> str | None:
-        """The file an imported version came from (None for a trained version)."""
-        if self.parent and self.parent.startswith("import:"):
-            return self.parent.partition(":")[2]
-        return None
-
-    def to_dict(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["path"] = str(self.path)
-        return out
 
 
 class RunStore:
@@ -278,20 +227,19 @@ class RunStore:
                       default=0) if folder.exists() else 0
         return max(indexed, on_disk) + 1
 
-    def register(self, workdir: Path, info: dict[str, Any]) -> VersionRecord:
-        """Move ``workdir`` into place as the next version of ``info['model_id']``.
+    def register(self, workdir: Path, info: RunSummary | dict[str, Any]) -> VersionRecord:
+        """Move ``workdir`` into place as the next version of ``info.model_id``.
 
-        ``info`` holds the index columns (status, family, backend, recipe, dataset, split,
-        epochs, steps, seed, wall_time_s, images_per_s, final_metrics, parent). It is saved in
-        the work folder first; a busy index is retried with backoff (saying so) for
+        ``info`` is the :class:`RunSummary` of the run (or its fields as a dict). It is saved
+        in the work folder first; a busy index is retried with backoff (saying so) for
         ``register_patience`` seconds, after which :class:`RegistrationPendingError` says where
         the result is and how to register it later (``ganzoo runs recover``).
         """
-        if info["status"] not in STATUSES:
-            raise RegistryError(f"unknown status {info['status']!r}")
+        if not isinstance(info, RunSummary):
+            info = RunSummary.from_dict(info)
         self._check_writable()
         workdir = Path(workdir)
-        _write_json(workdir / PENDING_NAME, info)
+        _write_json(workdir / PENDING_NAME, info.to_dict())
         deadline = time.monotonic() + self.register_patience
         delay = 0.5
         while True:
@@ -315,24 +263,16 @@ class RunStore:
                 time.sleep(wait)
                 delay = min(delay * 2, 30.0)
 
-    def _register_once(self, workdir: Path, info: dict[str, Any]) -> VersionRecord:
-        model_id = info["model_id"]
+    def _register_once(self, workdir: Path, info: RunSummary) -> VersionRecord:
+        model_id = info.model_id
         (self.models_dir / model_id).mkdir(parents=True, exist_ok=True)
-        weights = workdir / WEIGHTS_FILE
+        weights = workdir / WEIGHTS_NAME
         digest = _sha256(weights) if weights.is_file() else None
         with self._transaction() as db:
             version = self._next_version(db, model_id)
             final = self.models_dir / model_id / str(version)
-            record = VersionRecord(
-                model_id=model_id, version=version, status=info["status"],
-                family=info["family"], backend=info["backend"], recipe=info["recipe"],
-                dataset=info["dataset"], split=info["split"], epochs=int(info["epochs"]),
-                steps=int(info["steps"]), seed=int(info["seed"]),
-                wall_time_s=float(info["wall_time_s"]),
-                images_per_s=float(info["images_per_s"]),
-                final_metrics=dict(info.get("final_metrics", {})), parent=info.get("parent"),
-                created=time.time(), path=final, weights_sha256=digest,
-            )
+            record = record_from_json(info.to_dict(), version=version, created=time.time(),
+                                      path=final, weights_sha256=digest)
             _write_json(workdir / VERSION_NAME, record.to_dict())
             os.replace(workdir, final)
             try:
@@ -345,16 +285,9 @@ class RunStore:
         return record
 
     def _insert(self, db: sqlite3.Connection, record: VersionRecord) -> None:
-        db.execute(
-            "INSERT INTO versions (model_id, version, status, family, backend, recipe, "
-            "dataset, split, epochs, steps, seed, wall_time_s, images_per_s, final_metrics, "
-            "parent, created, path, weights_sha256) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (record.model_id, record.version, record.status, record.family,
-             record.backend, record.recipe, record.dataset, record.split, record.epochs,
-             record.steps, record.seed, record.wall_time_s, record.images_per_s,
-             json.dumps(record.final_metrics), record.parent, record.created,
-             str(record.path.relative_to(self.home)), record.weights_sha256),
-        )
+        db.execute(f"INSERT INTO versions ({', '.join(INDEX_COLUMNS)}) "
+                   f"VALUES ({', '.join('?' * len(INDEX_COLUMNS))})",
+                   record_to_row(record, self.home))
 
     def recover(self, workdir: Path | str) -> VersionRecord:
         """Register a finished run left in ``work/`` by a registration that gave up."""
@@ -439,14 +372,11 @@ class RunStore:
         for (model_id, version), folder in sorted(self.version_folders().items()):
             try:
                 data = json.loads((folder / VERSION_NAME).read_text(encoding="utf-8"))
-                data.pop("evaluations", None)
-                data.update(model_id=model_id, version=version, path=folder)
-                data.setdefault("weights_sha256", None)
-                if data["weights_sha256"] is None and (folder / WEIGHTS_FILE).is_file():
-                    data["weights_sha256"] = _sha256(folder / WEIGHTS_FILE)
-                known = {f for f in VersionRecord.__dataclass_fields__ if f != "evaluations"}
-                records.append(VersionRecord(**{k: v for k, v in data.items() if k in known}))
-            except (OSError, ValueError, TypeError, KeyError) as exc:
+                if data.get("weights_sha256") is None and (folder / WEIGHTS_NAME).is_file():
+                    data["weights_sha256"] = _sha256(folder / WEIGHTS_NAME)
+                records.append(record_from_json(data, model_id=model_id, version=version,
+                                                path=folder))
+            except (OSError, ValueError, TypeError, KeyError, RegistryError) as exc:
                 skipped.append(f"{folder}: no readable {VERSION_NAME} ({exc})")
         with self._transaction() as db:
             db.execute("DELETE FROM versions")
@@ -496,7 +426,7 @@ class RunStore:
         """The version's weights file, checked against the sha256 recorded at registration."""
         from ganzoo.errors import IntegrityError
 
-        path = record.path / WEIGHTS_FILE
+        path = record.path / WEIGHTS_NAME
         if record.weights_sha256 is None or not path.is_file():
             return path
         if _sha256(path) != record.weights_sha256:
@@ -519,11 +449,7 @@ class RunStore:
                 "SELECT created, protocol, results FROM evaluations WHERE model_id = ? AND "
                 "version = ? ORDER BY created", (row["model_id"], row["version"]))
         ]
-        data = dict(row)
-        data.setdefault("weights_sha256", None)
-        data["final_metrics"] = json.loads(data["final_metrics"])
-        data["path"] = self.home / data["path"]
-        return VersionRecord(**data, evaluations=evals)
+        return record_from_row(dict(row), self.home, evals)
 
     def list(self, model_id: str | None = None, dataset: str | None = None) -> list[VersionRecord]:
         """Registered versions, oldest first, optionally filtered."""

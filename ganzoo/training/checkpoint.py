@@ -16,9 +16,8 @@ from safetensors import SafetensorError
 from safetensors.numpy import load_file
 
 from ganzoo.errors import GanzooError
+from ganzoo.store.layout import CHECKPOINT_NAME  # noqa: F401 - the name, re-exported
 from ganzoo.weights import save_atomically
-
-CHECKPOINT_NAME = "checkpoint.safetensors"
 
 
 def save_checkpoint(path: Path, state: Mapping[str, np.ndarray], position: dict[str, Any]) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-METRICS_NAME = "metrics.jsonl"
+from ganzoo.store.layout import METRICS_NAME  # noqa: F401 - the name, re-exported
 
 
 def append_record(path: Path, record: dict[str, Any]) -> None:

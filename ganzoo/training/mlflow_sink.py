@@ -26,6 +26,7 @@ import numpy as np
 
 from ganzoo.errors import UsageError
 from ganzoo.images import make_grid
+from ganzoo.store.layout import CONFIG_NAME, LOSS_PLOT_NAME, METRICS_NAME, SAMPLES_NAME
 
 if TYPE_CHECKING:
     from ganzoo.catalog import Catalog, ModelSpec
@@ -174,7 +175,7 @@ class MLflowSink:
         self.client.set_tag(self.run_id, "ganzoo.ref", record.ref)
         self.client.set_tag(self.run_id, "ganzoo.status", record.status)
         self.client.set_tag(self.run_id, "ganzoo.path", str(record.path))
-        for name in ("loss.png", "samples.png", "config.json", "metrics.jsonl"):
+        for name in (LOSS_PLOT_NAME, SAMPLES_NAME, CONFIG_NAME, METRICS_NAME):
             if (record.path / name).is_file():
                 self.client.log_artifact(self.run_id, str(record.path / name))
         with tempfile.TemporaryDirectory(prefix="ganzoo-mlflow-") as scratch:
