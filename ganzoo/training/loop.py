@@ -30,7 +30,14 @@ from ganzoo.images import save_grid
 from ganzoo.launching import check_supported, is_main
 from ganzoo.noise import draw_noise
 from ganzoo.protocols import TrainConfig, Trainer
-from ganzoo.store import RunStore, VersionRecord
+from ganzoo.store import RunStore, RunSummary, VersionRecord
+from ganzoo.store.layout import (
+    CONFIG_NAME,
+    LOSS_PLOT_NAME,
+    RESULT_NAME,
+    SAMPLES_DIR,
+    SAMPLES_NAME,
+)
 from ganzoo.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from ganzoo.training.interrupt import graceful_sigint
 from ganzoo.training.metrics_log import METRICS_NAME, append_record, truncate_after
@@ -38,9 +45,6 @@ from ganzoo.training.plots import plot_losses
 from ganzoo.training.progress import format_metrics, training_progress
 from ganzoo.weights import WEIGHTS_NAME, write_weights
 
-CONFIG_NAME = "config.json"
-SAMPLES_DIR = "samples"
-LOSS_PLOT_NAME = "loss.png"
 FIXED_SAMPLES = 64
 FIXED_NOISE_SEED_OFFSET = 7919  # the grid's noise never coincides with the training noise
 
@@ -430,19 +434,16 @@ def _register(store: RunStore, spec: ModelSpec, config: TrainConfig, run: _Run, 
                 title=f"{spec.model_id} ({config.recipe}) on {config.dataset}")
     if status != "diverged":
         samples, ncols = run.fixed_grid()
-        save_grid(samples, workdir / "samples.png", ncols)
-    (workdir / "result.json").write_text(json.dumps({
+        save_grid(samples, workdir / SAMPLES_NAME, ncols)
+    (workdir / RESULT_NAME).write_text(json.dumps({
         "status": status, "message": message, **pos.to_dict(),
         "images_per_s": run.images_per_s, "final_metrics": run.last_metrics,
     }, indent=2, sort_keys=True))
-    record = store.register(workdir, {
-        "model_id": spec.model_id, "status": status, "family": spec.family,
-        "backend": spec.backend, "recipe": config.recipe, "dataset": dataset,
-        "split": config.split, "epochs": epochs_done, "steps": pos.global_step,
-        "seed": config.seed, "wall_time_s": pos.train_time_s,
-        "images_per_s": run.images_per_s, "final_metrics": run.last_metrics,
-        "parent": parent,
-    })
+    record = store.register(workdir, RunSummary(
+        model_id=spec.model_id, status=status, family=spec.family, backend=spec.backend,
+        recipe=config.recipe, dataset=dataset, split=config.split, epochs=epochs_done,
+        steps=pos.global_step, seed=config.seed, wall_time_s=pos.train_time_s,
+        images_per_s=run.images_per_s, final_metrics=run.last_metrics, parent=parent))
     style = {"complete": "green", "interrupted": "yellow", "diverged": "red"}[status]
     run.console.print(f"[{style}]{escape(message)}[/] Registered [bold]{record.ref}[/] "
                       f"({status}) in {escape(str(record.path))}", highlight=False)
