@@ -86,6 +86,8 @@ class Catalog:
     card_origin: dict[str, str] = field(default_factory=dict)
     # Losses and penalties cards may name (built in + registered); cards are parsed with it.
     objectives: Objectives = field(default_factory=Objectives.builtin)
+    # Model ids a plugin tried to register and could not: id -> (plugin, why).
+    refused: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def load(
@@ -174,6 +176,7 @@ class Catalog:
                     )
             except GanzooError as exc:
                 report.errors.append(str(exc))
+                self.refused.setdefault(model_id, (plugin, str(exc)))
                 return
             self.models[model_id] = ModelSpec(model_id, family, backend, plugin, factory,
                                               self.cards[family], tuple(requires), install_hint)
@@ -210,7 +213,26 @@ class Catalog:
         if model_id in self.models:
             return self.models[model_id]
         close = difflib.get_close_matches(model_id, list(self.models), n=3, cutoff=0.5)
-        raise UnknownModelError(model_id, close)
+        error = UnknownModelError(model_id, close)
+        note = self._failure_note(model_id)
+        if note:
+            error.args = (f"{error.args[0]} {note}",)
+        raise error
+
+    def _failure_note(self, model_id: str) -> str:
+        """What plugin failures may explain an unknown ``model_id`` (empty when none)."""
+        if model_id in self.refused:
+            plugin, why = self.refused[model_id]
+            # Its other errors too: a card that failed to load explains a family without one.
+            earlier = [e for e in self._report(plugin).errors if e != why]
+            return (f"Plugin '{plugin}' tried to register it and failed: "
+                    f"{'; '.join([*earlier, why])}. See 'ganzoo plugins'.")
+        broken = [r.name for r in self.host.reports.values() if not r.ok]
+        if not broken:
+            return ""
+        which = ", ".join(f"'{name}'" for name in broken)
+        return (f"Plugin{'s' if len(broken) > 1 else ''} {which} failed and may have meant to "
+                "register it; see 'ganzoo plugins'.")
 
     def dataset(self, name: str) -> Any:
         """The dataset spec with this name; an unknown name lists the known ones."""

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from ganzoo.cli.console import console, guarded, load_catalog, print_json, width
+from ganzoo.cli.console import console, err_console, guarded, load_catalog, print_json, width
 from ganzoo.errors import GanzooError
 from ganzoo.tables import fit_table
 
@@ -166,13 +166,18 @@ def info(
 def plugins(
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table "
                                  "(schema: docs/cli-json.md)."),
+    strict: bool = typer.Option(False, "--strict",
+                                help="Exit 1 when any plugin failed (for a plugin's CI)."),
 ) -> None:
     """Every plugin: its version, what it registered, and whether it failed (and why)."""
     catalog = load_catalog()
+    failed = [r.name for r in catalog.plugin_reports if not r.ok]
     if as_json:
         print_json([{"name": r.name, "version": r.version, "source": r.source,
                      "registered": list(r.registered), "ok": bool(r.ok),
                      "errors": list(r.errors)} for r in catalog.plugin_reports])
+        if strict and failed:
+            raise typer.Exit(1)
         return
     table = Table(title="ganzoo plugins", title_justify="left")
     table.add_column("plugin")
@@ -185,6 +190,10 @@ def plugins(
                       ", ".join(report.registered) or "-", status)
     fit_table(table, width(), whole=("plugin",))
     console.print(table)
+    if strict and failed:
+        err_console.print(f"[bold red]error:[/] plugin problems in {', '.join(failed)}",
+                          highlight=False)
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:
