@@ -33,7 +33,7 @@ def load_generator_from_file(catalog: Catalog, path: Path,
     The file is checked against its family's card first (metadata and tensor shapes), so a
     file that contradicts the card is a clear error, never a crash or a wrong distribution.
     """
-    from ganzoo.exchange import check_file, loader_for
+    from ganzoo.weights.loading import check_file, loader_for
 
     checked = check_file(catalog, Path(path))
     spec = loader_for(catalog, checked.card.family, backend or checked.meta["backend"])
