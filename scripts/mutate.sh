@@ -34,7 +34,7 @@ tests_for() {
     ganzoo/metrics/fid.py) echo "tests/test_metrics.py tests/test_mutation_kills_metrics.py" ;;
     ganzoo/metrics/kid.py) echo "tests/test_metrics.py tests/test_mutation_kills_metrics.py" ;;
     ganzoo/metrics/manifold.py) echo "tests/test_metrics.py tests/test_metrics_density_coverage.py tests/test_mutation_kills_metrics.py" ;;
-    ganzoo/weights.py) echo "tests/test_mutation_kills_weights.py tests/test_export_errors.py tests/test_export_support.py" ;;
+    ganzoo/weights/format.py) echo "tests/test_mutation_kills_weights.py tests/test_export_errors.py tests/test_export_support.py" ;;
     ganzoo/exchange.py) echo "tests/test_export_errors.py tests/test_export_roundtrip.py tests/test_records.py" ;;
     ganzoo/store/runstore.py) echo "tests/test_store.py tests/test_store_hardening.py tests/test_records.py tests/test_mutation_kills_runstore.py" ;;
     *) return 1 ;;
@@ -43,7 +43,7 @@ tests_for() {
 MODULES="ganzoo/noise.py plugins/ganzoo_torch/losses.py plugins/ganzoo_torch/steps.py
 plugins/ganzoo_torch/optimizers.py plugins/ganzoo_keras/losses.py plugins/ganzoo_keras/steps.py
 plugins/ganzoo_keras/optimizers.py ganzoo/metrics/fid.py ganzoo/metrics/kid.py
-ganzoo/metrics/manifold.py ganzoo/weights.py ganzoo/exchange.py ganzoo/store/runstore.py"
+ganzoo/metrics/manifold.py ganzoo/weights/format.py ganzoo/exchange.py ganzoo/store/runstore.py"
 
 if [[ $# -lt 1 || "$1" == "-h" || "$1" == "--help" ]]; then
   sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
@@ -63,7 +63,7 @@ elif ! TESTS="$(tests_for "$MODULE")"; then
 fi
 cd "$ROOT"
 EXISTING=""
-for t in $TESTS; do [[ "$t" == -* || -e "$t" ]] && EXISTING="$EXISTING $t"; done
+for t in $TESTS; do [[ "$t" == -* || -e "${t%%::*}" ]] && EXISTING="$EXISTING $t"; done
 
 STAGED="$("$PY" scripts/mutate_stage.py --import-path "$MODULE")"
 STAGE="$ROOT/mutants/$(echo "${STAGED%.py}" | tr '/' '_')"
