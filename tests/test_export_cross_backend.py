@@ -24,8 +24,8 @@ from ganzoo.noise import draw_noise
 from ganzoo.protocols import TrainConfig
 from ganzoo.sampling import load_generator_from_file
 from ganzoo.store import RunStore
-from ganzoo.training.loop import weights_metadata
 from ganzoo.weights import WEIGHTS_NAME, read_weights, select_part, write_weights
+from ganzoo.weights.metadata import weights_metadata
 
 pytestmark = [
     pytest.mark.slow,

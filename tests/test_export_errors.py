@@ -26,9 +26,10 @@ from test_export_support import (
 )
 
 from ganzoo.errors import UsageError, WeightsFileError
-from ganzoo.exchange import check_file, import_file, loaders_for
+from ganzoo.exchange import import_file
 from ganzoo.store import RunStore
 from ganzoo.weights import FORMAT, read_metadata, read_weights, write_weights
+from ganzoo.weights.loading import check_file, loaders_for
 
 CATALOG = numpy_catalog()
 

@@ -29,11 +29,12 @@ from test_export_support import (
 )
 
 from ganzoo.catalog import Catalog
-from ganzoo.exchange import check_file, export_version, import_file, loaders_for
+from ganzoo.exchange import export_version, import_file
 from ganzoo.noise import draw_noise
 from ganzoo.protocols import TrainConfig
 from ganzoo.store import RunStore
 from ganzoo.weights import FORMAT_VERSION, read_weights, tensors_digest
+from ganzoo.weights.loading import check_file, loaders_for
 
 CATALOG = numpy_catalog()
 # The metadata block of docs/weights.md: every key a training run's file carries, plus export's.

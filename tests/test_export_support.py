@@ -22,8 +22,8 @@ from ganzoo.catalog import Catalog
 from ganzoo.hookspecs import hookimpl
 from ganzoo.protocols import TrainConfig
 from ganzoo.store import RunStore, VersionRecord
-from ganzoo.training.loop import weights_metadata
 from ganzoo.weights import WEIGHTS_NAME, write_weights
+from ganzoo.weights.metadata import weights_metadata
 
 
 def forward(net: NetSpec, prefix: str, weights: Mapping[str, np.ndarray],

@@ -17,8 +17,8 @@ from ganzoo.data.builtin import FASHION
 from ganzoo.data.errors import DatasetMismatchError
 from ganzoo.data.verify import check_labels
 from ganzoo.errors import WeightsFileError
-from ganzoo.exchange import check_file
 from ganzoo.store import RunStore
+from ganzoo.weights.loading import check_file
 
 CATALOG = numpy_catalog()
 

@@ -22,7 +22,6 @@ import numpy as np
 from rich.console import Console
 from rich.markup import escape
 
-from ganzoo import __version__
 from ganzoo.catalog import Catalog, ModelSpec
 from ganzoo.conditioning import GRID_COLUMNS, grid_labels, training_labels
 from ganzoo.errors import UsageError
@@ -44,6 +43,7 @@ from ganzoo.training.metrics_log import METRICS_NAME, append_record, truncate_af
 from ganzoo.training.plots import plot_losses
 from ganzoo.training.progress import format_metrics, training_progress
 from ganzoo.weights import WEIGHTS_NAME, write_weights
+from ganzoo.weights.metadata import weights_metadata
 
 FIXED_SAMPLES = 64
 FIXED_NOISE_SEED_OFFSET = 7919  # the grid's noise never coincides with the training noise
@@ -61,32 +61,6 @@ class Position:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def weights_metadata(spec: ModelSpec, config: TrainConfig, epochs_done: int) -> dict[str, Any]:
-    """The metadata block every weights file carries (docs/weights.md)."""
-    recipe = spec.card.recipe(config.recipe)
-    return {
-        "model_id": spec.model_id,
-        "family": spec.family,
-        "recipe": recipe.name,
-        "backend": spec.backend,
-        "latent_dim": recipe.latent_dim,
-        "noise": recipe.noise,
-        "image_shape": list(recipe.image_shape),
-        "value_range": [-1.0, 1.0],
-        "layout": "NHWC",
-        "dataset": config.dataset,
-        "split": config.split,
-        "epochs": epochs_done,
-        "batch_size": config.batch_size,
-        "seed": config.seed,
-        "ganzoo_version": __version__,
-        "card_sha256": spec.card.digest,
-        "parts": ["generator", "discriminator"],
-        **({"conditional": True, "classes": int(recipe.classes or 0)}
-           if recipe.conditional else {}),
-    }
 
 
 def _epochs(n: int) -> str:
