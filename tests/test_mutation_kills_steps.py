@@ -106,3 +106,36 @@ def test_bce_reports_mean_probabilities_by_default():
     _, _, d_real, _ = steps.simultaneous(real_batch())
     assert steps.loss is BCE_LOGITS
     assert float(d_real) == pytest.approx(float(torch.sigmoid(real_out).mean()), rel=1e-6)
+
+
+@pytest.mark.parametrize(("step", "d_batches", "share"), [
+    ("simultaneous", "separate", 1.0), ("alternating", "separate", 1.0),
+    ("combined", "concat", 1.0), ("combined", "separate", 0.5),
+])
+def test_the_penalty_sees_this_real_batch_and_the_fakes_and_joins_d_loss(step, d_batches, share):
+    seen = []
+
+    def penalty(real, fake):
+        seen.append((real.detach().clone(), fake.detach().clone()))
+        return torch.tensor(5.0)
+
+    plain = make_steps(d_batches=d_batches).by_name(step)(real_batch())
+    steps = make_steps(d_batches=d_batches, penalty=penalty)
+    with_penalty = steps.by_name(step)(real_batch())
+    # the separate combined step reports the mean of its real and fake updates
+    assert float(with_penalty[0]) == pytest.approx(float(plain[0]) + 5.0 * share, rel=1e-6)
+    ((real, fake),) = seen
+    assert torch.equal(real, real_batch())
+    assert fake.shape == (BATCH, 4) and not torch.equal(fake, real)
+
+
+def test_penalty_term_runs_the_penalty_on_the_module_with_its_weight():
+    from ganzoo_torch.steps import penalty_term
+
+    calls = []
+    module, uniform = torch.nn.Linear(1, 1), torch.rand
+    term = penalty_term(lambda *args: calls.append(args) or torch.tensor(2.0), module, 10.0,
+                        uniform)
+    real, fake = torch.ones(2, 1), torch.zeros(2, 1)
+    assert float(term(real, fake)) == 2.0
+    assert calls == [(module, real, fake, 10.0, uniform)]
