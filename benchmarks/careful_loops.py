@@ -25,6 +25,8 @@ PENALTIES = ("gradient_penalty",)
 
 def unsupported(recipe: Any) -> str | None:
     """Why no careful loop is written for ``recipe`` (None: one is)."""
+    if getattr(recipe, "conditional", False):
+        return "class-conditional recipes have no hand-written baseline yet"
     if recipe.loss not in TORCH_LOSSES:
         return f"loss '{recipe.loss}' has no hand-written baseline"
     if recipe.penalty is not None and recipe.penalty.name not in PENALTIES:

@@ -219,7 +219,8 @@ TORCH_STYLES = {
 def seed_style_fits(recipe: Any) -> bool:
     """Whether the seed-style loops (bce_logits, one D step per G step, no penalty) write
     ``recipe``'s step; they are skipped with a note where not."""
-    return recipe.loss == "bce_logits" and recipe.d_steps_per_g == 1 and recipe.penalty is None
+    return (recipe.loss == "bce_logits" and recipe.d_steps_per_g == 1 and recipe.penalty is None
+            and not getattr(recipe, "conditional", False))
 
 
 def careful_baseline(model_id: str, backend: str, recipe: Any, images: np.ndarray,
@@ -345,7 +346,10 @@ def measure_one(target: str, args: argparse.Namespace) -> dict[str, Any]:
 
     def build_ours() -> Callable[[int], None]:
         nonlocal trainer
-        trainer = backend.create_trainer(spec.card, recipe, config, images)
+        # A class-conditional recipe trains on labelled images: random labels, like the images.
+        labelled = {"labels": np.random.default_rng(1).integers(
+            0, recipe.classes, len(images))} if getattr(recipe, "conditional", False) else {}
+        trainer = backend.create_trainer(spec.card, recipe, config, images, **labelled)
         return trainer_runner(trainer, config.log_every)
 
     ours.prepare(build_ours, args.warmup)
@@ -444,7 +448,7 @@ def select(args: argparse.Namespace) -> list[tuple[str, str]]:
     catalog = Catalog.load()
     pairs: list[tuple[str, str]] = []
     items = [s.strip() for s in args.models.split(",")] if args.models else [
-        m.model_id for m in catalog.list_models() if m.installed()]
+        m.model_id for m in catalog.list_models() if m.installed]
     for item in filter(None, items):
         model_id, _, named = item.partition(":")
         card = catalog.model(model_id).card
