@@ -21,6 +21,7 @@ from ganzoo.catalog import Catalog
 from ganzoo.errors import GanzooError
 from ganzoo.images import to_uint8
 from ganzoo.metrics.classes import class_shares
+from ganzoo.metrics.conditional import conditional_metrics
 from ganzoo.metrics.extractor import load_extractor
 from ganzoo.metrics.fid import gaussian_stats
 from ganzoo.metrics.protocol import make_protocol, protocol_key
@@ -55,12 +56,27 @@ def load_generator(catalog: Catalog, record: VersionRecord) -> tuple[Generator, 
 
 
 def generate(generator: Generator, meta: dict[str, Any], n: int, seed: int) -> np.ndarray:
-    """``n`` images (N, H, W, C) uint8 from the model's own noise distribution and ``seed``."""
+    """``n`` images (N, H, W, C) uint8 from the model's own noise distribution and ``seed``
+    (a class-conditional model: for :func:`ganzoo.conditioning.balanced_labels`)."""
+    return generate_labelled(generator, meta, n, seed)[0]
+
+
+def generate_labelled(generator: Generator, meta: dict[str, Any], n: int, seed: int
+                      ) -> tuple[np.ndarray, np.ndarray | None]:
+    """``n`` uint8 images and the labels they were drawn for (None: unconditional); a
+    conditional model is asked for every class equally often, in a seeded order."""
+    from ganzoo.conditioning import balanced_labels
+
     noise = draw_noise(meta["noise"], n, int(meta["latent_dim"]), seed)
+    classes = getattr(generator, "classes", None)
+    labels = None if classes is None else balanced_labels(n, classes, seed)
     shape = tuple(meta.get("image_shape") or (28, 28, 1))
     out = np.empty((n, *shape), dtype=np.uint8)
     for i in range(0, n, GENERATE_BATCH):
-        images = np.asarray(generator.generate(noise[i:i + GENERATE_BATCH]), dtype=np.float32)
+        chunk = noise[i:i + GENERATE_BATCH]
+        made = (generator.generate(chunk) if labels is None
+                else generator.generate(chunk, labels[i:i + GENERATE_BATCH]))
+        images = np.asarray(made, dtype=np.float32)
         if images.shape[1:] != shape:
             raise GanzooError(f"the generator made images of shape {images.shape[1:]}, its "
                               f"weights file says {shape}")
@@ -68,7 +84,7 @@ def generate(generator: Generator, meta: dict[str, Any], n: int, seed: int) -> n
             raise GanzooError("the generator produced NaN or infinite pixels; the version "
                               "cannot be evaluated")
         out[i:i + GENERATE_BATCH] = to_uint8(images)
-    return out
+    return out, labels
 
 
 def find_stored(record: VersionRecord, protocol: dict[str, Any]) -> Evaluation | None:
@@ -126,19 +142,30 @@ class Evaluator:
         return floor(self.catalog, self.reference, self.extractor, self.settings, self.shares,
                      self.data_dir, self.cache)
 
-    def measure_images(self, images: np.ndarray) -> dict[str, Any]:
-        """Every metric of ``images`` (uint8, or float in [-1, 1]) against the reference."""
+    def measure_images(self, images: np.ndarray, labels: np.ndarray | None = None,
+                       classes: int | None = None) -> dict[str, Any]:
+        """Every metric of ``images`` (uint8, or float in [-1, 1]) against the reference.
+
+        ``labels`` (with ``classes``): the classes a conditional generator was asked for;
+        adds ``conditional`` (label accuracy, per-class FID: :mod:`ganzoo.metrics.conditional`).
+        """
         features, probs = self.extractor.features_and_probs(images)
-        return measure(FeatureSet(features, probs), self.reference.feats, self.shares,
-                       self.settings, self.seed, self.stats)
+        results = measure(FeatureSet(features, probs), self.reference.feats, self.shares,
+                          self.settings, self.seed, self.stats)
+        if labels is not None:
+            results["conditional"] = conditional_metrics(
+                features, probs, labels, self.reference.feats.features, self.reference.labels,
+                int(classes or self.extractor.num_classes))
+        return results
 
     def evaluate(self, record: VersionRecord) -> Evaluation:
-        """Generate ``n`` images with the version's generator and measure them."""
+        """Generate ``n`` images with the version's generator and measure them (a conditional
+        one also for label accuracy and per-class FID)."""
         started = time.perf_counter()
         generator, meta = load_generator(self.catalog, record)
-        images = generate(generator, meta, self.n, self.seed)
+        images, labels = generate_labelled(generator, meta, self.n, self.seed)
         generated = time.perf_counter()
-        results = self.measure_images(images)
+        results = self.measure_images(images, labels, getattr(generator, "classes", None))
         results["floor"] = self.floor
         results["timing_s"] = {"generate": round(generated - started, 2),
                                "measure": round(time.perf_counter() - generated, 2)}

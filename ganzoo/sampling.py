@@ -43,15 +43,74 @@ def load_generator_from_file(catalog: Catalog, path: Path,
     return spec.load_backend().load_generator(checked.recipe, generator), checked.meta
 
 
-def sample_grid(catalog: Catalog, ref: str | None, *, n: int, output: Path, seed: int = 0,
-                weights: Path | None = None, backend: str | None = None) -> Path:
-    """Generate ``n`` images and save them as a PNG grid at ``output``."""
+DEFAULT_N = 64
+DEFAULT_PER_CLASS = 8
+
+
+def classes_of(catalog: Catalog, meta: dict[str, Any]) -> int | None:
+    """The number of classes of the model a weights file holds (None: unconditional), from
+    its card's recipe (the metadata's ``classes`` must agree)."""
+    card = catalog.cards.get(meta.get("family", ""))
+    classes = None
+    if card is not None and meta.get("recipe") in card.recipes:
+        classes = card.recipe(meta["recipe"]).classes
+    if classes is None and meta.get("conditional"):
+        classes = int(meta["classes"])
+    return classes
+
+
+def class_names(catalog: Catalog, dataset: str | None, classes: int) -> list[str]:
+    """The dataset's class names (its metadata), or the class numbers where it has none."""
+    spec = catalog.datasets.get(dataset or "")
+    names = list(getattr(spec, "classes", ()) or ())
+    return names if len(names) == classes else [str(c) for c in range(classes)]
+
+
+def sample_grid(catalog: Catalog, ref: str | None, *, n: int | None = None, output: Path,
+                seed: int = 0, weights: Path | None = None, backend: str | None = None,
+                label: int | None = None, by_class: bool = False) -> Path:
+    """Generate images and save them as a PNG grid at ``output``.
+
+    Unconditional: ``n`` images (default 64). A class-conditional model: ``label`` makes all
+    ``n`` images of that class, ``by_class`` one labelled row per class, ``n // classes``
+    images per row (default 8); otherwise labels are drawn uniformly (seeded).
+    """
+    from ganzoo.conditioning import check_label, grid_labels, uniform_labels
+
     if weights is None and ref is None:
         raise UsageError("name a version (MODEL@N) or pass --weights FILE")
+    if label is not None and by_class:
+        raise UsageError("--label and --by-class exclude each other: one class, or every class")
+    if n is not None and n < 1:
+        raise UsageError(f"-n must be at least 1, not {n}")
     path = Path(weights) if weights is not None else weights_path_for(ref or "", catalog)
     if weights is None and backend is not None:
         raise UsageError("--backend only applies with --weights (export the version first)")
+    from ganzoo.weights.loading import check_file
+
+    meta = check_file(catalog, path).meta
+    classes = classes_of(catalog, meta)
+    model = ref or str(meta.get("model_id", path))
+    if label is not None or by_class:
+        check_label(label if label is not None else 0, classes, model)
     generator, meta = load_generator_from_file(catalog, path, backend)
-    noise = draw_noise(meta["noise"], n, int(meta["latent_dim"]), seed)
-    images = np.asarray(generator.generate(noise))
+    latent = int(meta["latent_dim"])
+    if classes is None:
+        count = n or DEFAULT_N
+        images = np.asarray(generator.generate(draw_noise(meta["noise"], count, latent, seed)))
+        return save_grid(images, Path(output))
+    if by_class:
+        per_class = max(1, n // classes) if n else DEFAULT_PER_CLASS
+        labels = grid_labels(classes, per_class)
+    else:
+        count = n or DEFAULT_N
+        labels = (np.full(count, label, np.int64) if label is not None
+                  else uniform_labels(count, classes, seed))
+    noise = draw_noise(meta["noise"], len(labels), latent, seed)
+    images = np.asarray(generator.generate(noise, labels))
+    if by_class:
+        from ganzoo.class_grid import save_class_grid
+
+        return save_class_grid(images, class_names(catalog, meta.get("dataset"), classes),
+                               Path(output))
     return save_grid(images, Path(output))

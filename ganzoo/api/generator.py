@@ -70,23 +70,33 @@ class LoadedGenerator:
         ``dtype="uint8"`` (the default): pixels in 0..255, as ``ganzoo sample`` saves them and
         the metrics read them. ``dtype="float32"``: the generator's raw output in [-1, 1]. The
         same ``seed`` gives the same images as ``ganzoo sample --seed`` and ``ganzoo eval``.
-        ``label`` is for class-conditional families; every built-in family is unconditional,
-        so it must be ``None``.
+        ``label`` is for class-conditional families (``cgan``): every image of that class;
+        a conditional model sampled without ``label`` draws labels uniformly (seeded).
         """
+        from ganzoo.conditioning import check_label, uniform_labels
         from ganzoo.images import to_uint8
 
+        classes = getattr(self.network, "classes", None)
         if label is not None:
-            raise UsageError(f"{self.model_id} is unconditional: it cannot generate a chosen "
-                             "class; call sample() without label")
+            if classes is None:
+                raise UsageError(f"{self.model_id} is unconditional: it cannot generate a "
+                                 "chosen class; call sample() without label")
+            check_label(label, classes, self.model_id)
         if dtype not in DTYPES:
             raise UsageError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
         if n < 1:
             raise UsageError(f"n must be at least 1, not {n}")
         noise = self.noise(n, seed)
+        labels = None
+        if classes is not None:
+            labels = (np.full(n, int(label), np.int64) if label is not None
+                      else uniform_labels(n, classes, seed))
         out = np.empty((n, *self.image_shape), dtype=np.float32)
         for i in range(0, n, GENERATE_BATCH):
-            out[i:i + GENERATE_BATCH] = np.asarray(
-                self.network.generate(noise[i:i + GENERATE_BATCH]), dtype=np.float32)
+            chunk = noise[i:i + GENERATE_BATCH]
+            made = (self.network.generate(chunk) if labels is None
+                    else self.network.generate(chunk, labels[i:i + GENERATE_BATCH]))
+            out[i:i + GENERATE_BATCH] = np.asarray(made, dtype=np.float32)
         return to_uint8(out) if dtype == "uint8" else out
 
     def grid(self, n: int = 64, seed: int = 0, *, ncols: int | None = None,

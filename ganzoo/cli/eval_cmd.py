@@ -87,7 +87,27 @@ def evaluate(
     console.print(f"Protocol: {describe(result.protocol)}.", highlight=False)
     console.print(f"Real floor: {floor['method']}.", highlight=False)
     console.print(f"Predicted classes: {result.results['class_histogram']}", highlight=False)
+    _print_conditional(result.results.get("conditional"))
     console.print(f"Stored on {record.ref} (see 'ganzoo runs show {record.ref}').")
+
+
+def _print_conditional(cond: dict | None) -> None:
+    """A conditional model's label accuracy and per-class FID, under the table."""
+    if not cond:
+        return
+    chance = 1 / cond["classes"]
+    console.print(f"Label accuracy (classifier's class = the label asked for): "
+                  f"{cond['label_accuracy']:.1%} (chance {chance:.0%}); by class: "
+                  + ", ".join(f"{c}: {v:.0%}" for c, v in
+                              cond["label_accuracy_by_class"].items()), highlight=False)
+    if cond["per_class_fid"]:
+        console.print(f"Per-class FID (>= {cond['per_class_min_n']} images of the class on "
+                      f"both sides), mean {cond['per_class_fid_mean']:.2f}: "
+                      + ", ".join(f"{c}: {v:.1f}" for c, v in cond["per_class_fid"].items()),
+                      highlight=False)
+    if cond["per_class_skipped"]:
+        console.print(f"Per-class FID skipped for classes {cond['per_class_skipped']}: fewer "
+                      f"than {cond['per_class_min_n']} images (raise -n).", highlight=False)
 
 
 @guarded
