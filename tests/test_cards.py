@@ -65,8 +65,8 @@ WGANGP = {
     "discriminator_non_trainable": 0,
 }
 LSGAN = {
-    "generator_trainable": dense(100, 7 * 7 * 128, bias=False) + conv(3, 128, 64, bias=False)
-    + conv(3, 64, 1) + 2 * (7 * 7 * 128 + 64),
+    "generator_trainable": dense(100, 7 * 7 * 128, bias=False) + conv(5, 128, 64, bias=False)
+    + conv(5, 64, 1) + 2 * (7 * 7 * 128 + 64),
     "generator_non_trainable": 2 * (7 * 7 * 128 + 64),
     "discriminator_trainable": conv(5, 1, 64) + conv(5, 64, 128, bias=False) + 2 * 128
     + dense(7 * 7 * 128, 1),
