@@ -169,3 +169,43 @@ def test_importing_the_kit_imports_no_framework():
                          cwd=Path(__file__).parent, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+# -- docs/plugins.md section 9.3: the custom backend on the public builder, as written --------
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
+
+
+def _custom_backend_source() -> str:
+    text = DOCS.read_text()
+    after = text.split("<!-- custom-backend-example", 1)[1]
+    return after.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+class CustomBackendPlugin:
+    @hookimpl
+    def register_models(self, register):
+        register("mlp", "mytorch", "my_backend:create_backend", requires=("torch",))
+
+
+@pytest.mark.slow
+@pytest.mark.torch
+def test_the_documented_custom_backend_conforms(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    (tmp_path / "my_backend.py").write_text(_custom_backend_source())
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "my_backend", raising=False)
+    catalog = Catalog.load(plugins=["torch"], extra=[("mine", CustomBackendPlugin())])
+    try:
+        report = check_model("mlp-mytorch", catalog=catalog, skip=["listing"],
+                             workdir=tmp_path / "work")
+        assert len(report.passed) == len(CHECKS) - 1
+        from ganzoo.errors import UsageError
+        from ganzoo.launching import check_supported
+        from ganzoo.protocols import TrainConfig
+
+        backend = catalog.model("mlp-mytorch").load_backend()
+        with pytest.raises(UsageError, match="cannot train on several devices"):
+            check_supported(backend, TrainConfig("mlp-mytorch", "seed002", "fashion", devices=2))
+    finally:
+        sys.modules.pop("my_backend", None)
