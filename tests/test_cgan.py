@@ -352,6 +352,17 @@ def test_sample_by_class_draws_ten_labelled_rows(in_home, tmp_path):
     for c in range(10):  # every row has its class name written left of it
         assert (margin[c * row:(c + 1) * row] > 128).sum() > 20, c
     assert (margin[10 * row:] == 0).all()
+    # Row c was drawn for class c: the images are G(z, c), the same z in every row.
+    from ganzoo.catalog import Catalog
+    from ganzoo.images import make_grid
+    from ganzoo.noise import draw_noise
+    from ganzoo.sampling import load_generator_from_file, weights_path_for
+
+    catalog = Catalog.load(plugins=["torch"])
+    generator, meta = load_generator_from_file(catalog, weights_path_for("cgan-torch@1"))
+    noise = draw_noise(meta["noise"], 80, meta["latent_dim"], 0)
+    want = make_grid(generator.generate(noise, np.repeat(np.arange(10), 8)), 8)[..., 0]
+    assert (picture[::2, 2 * LABEL_WIDTH::2] == want).all()
 
 
 def test_sample_label_makes_every_image_of_that_class(in_home, tmp_path, home):
