@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ import numpy as np
 
 from ganzoo.errors import UsageError, WeightsFileError
 from ganzoo.store.layout import CONFIG_NAME, SAMPLES_NAME, WEIGHTS_NAME, RunSummary
+from ganzoo.training.config import build_config
 from ganzoo.weights import PARTS, select_part, write_weights
 from ganzoo.weights.loading import CheckedFile, check_file, loader_for, loaders_for
 
@@ -134,17 +135,14 @@ def _load_checked(checked: CheckedFile, spec: ModelSpec) -> tuple[Generator, lis
 
 
 def _config(checked: CheckedFile, spec: ModelSpec) -> dict[str, Any]:
-    """A TrainConfig-like record of what the weights were trained with."""
-    from ganzoo.protocols import TrainConfig
-
+    """The TrainConfig the weights were trained with, as far as their metadata says (the
+    recipe's defaults elsewhere; epochs 0 when the file does not say)."""
     meta = checked.meta
-    return TrainConfig(
-        model_id=spec.model_id, recipe=checked.recipe.name,
-        dataset=meta.get("dataset") or checked.recipe.dataset,
-        split=meta.get("split") or "train", epochs=int(meta.get("epochs") or 0),
-        batch_size=int(meta.get("batch_size") or checked.recipe.batch_size),
-        seed=int(meta.get("seed") or 0),
-    ).to_dict()
+    config = build_config(spec, recipe=checked.recipe.name, data=meta.get("dataset") or None,
+                          split=meta.get("split") or "train",
+                          batch_size=int(meta.get("batch_size") or 0) or None,
+                          seed=int(meta.get("seed") or 0))
+    return replace(config, epochs=int(meta.get("epochs") or 0)).to_dict()
 
 
 def import_file(catalog: Catalog, store: RunStore, path: Path, *, backend: str | None = None,

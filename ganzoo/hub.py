@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from ganzoo import __version__
 from ganzoo.errors import UsageError, WeightsFileError
+from ganzoo.training.config import epochs_text
 
 if TYPE_CHECKING:
     from ganzoo.cards import Recipe
@@ -222,7 +223,7 @@ def model_card(catalog: Catalog, record: VersionRecord, config: dict[str, Any], 
         f"- data: {title}, split `{record.split}` "
         + (f"({spec.homepage}); " if getattr(spec, "homepage", "") else "; ")
         + f"licence {licence} (the card's `license` is the training data's)",
-        f"- {config['epochs']} epoch{'' if config['epochs'] == 1 else 's'}, "
+        f"- {epochs_text(int(config['epochs']))}, "
         f"{config['steps']} steps, seed {config['seed']}, status "
         f"{config['status']}",
         f"- ganzoo {config['ganzoo_version']}", "",

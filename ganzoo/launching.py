@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ganzoo.devices import parse_device
 from ganzoo.errors import PluginError, UsageError
 from ganzoo.protocols import Capabilities, TrainConfig
 
@@ -41,7 +42,7 @@ def check_supported(backend: Any, config: TrainConfig, backend_name: str = "") -
                          f"{', '.join(caps.supported()) or 'one CPU process'})")
     if config.devices > 1 and not callable(getattr(backend, "launch", None)):
         raise PluginError(f"{who} declares multi_device but has no launch(devices, argv)")
-    if config.device == "cuda" and not caps.cuda:
+    if parse_device(config.device).kind == "cuda" and not caps.cuda:
         raise UsageError(f"{who} cannot run on CUDA; use --device cpu")
     if config.amp and not caps.amp:
         raise UsageError(f"{who} has no mixed precision; drop --amp")

@@ -165,7 +165,7 @@ class TrainConfig:
     epochs: int = 1
     batch_size: int = 128
     seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda
+    device: str = "auto"  # auto | cpu | cuda | cuda:N (ganzoo.devices)
     amp: bool = False  # bf16 autocast (torch) / mixed_bfloat16 policy (keras)
     compile: bool = False  # torch.compile / XLA jit_compile
     log_every: int = 20  # steps between metric read-backs

@@ -8,14 +8,11 @@ import typer
 
 from ganzoo.cli.console import console, guarded, load_catalog
 from ganzoo.errors import UsageError
+from ganzoo.training.config import epochs_text
 
 
 def _parts(parts: tuple[str, ...]) -> str:
     return " + ".join(parts) if parts else "nothing"
-
-
-def _epochs(n: int) -> str:
-    return f"{n} epoch" if n == 1 else f"{n} epochs"
 
 
 @guarded
@@ -93,7 +90,7 @@ def import_(
     meta, checked = done.checked.meta, done.checked
     trained = (f"trained with {checked.trained_backend}"
                + (f" on {meta['dataset']}" if meta.get("dataset") else "")
-               + (f", {_epochs(meta['epochs'])}" if meta.get("epochs") is not None else ""))
+               + (f", {epochs_text(meta['epochs'])}" if meta.get("epochs") is not None else ""))
     what = (f"{checked.card.family}, recipe {checked.recipe.name}, {_parts(checked.parts)}; "
             f"{trained}")
     if done.record is None:

@@ -28,7 +28,7 @@ def train(
     batch_size: int = typer.Option(None, "--batch-size", "-b", min=1,
                                    help="Default: the recipe's."),
     seed: int = typer.Option(0, help="Random seed (runs are deterministic on CPU)."),
-    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     amp: bool = typer.Option(False, "--amp", help="bf16 autocast / mixed precision."),
     compile_: bool = typer.Option(False, "--compile",
                                   help="torch.compile (torch) or XLA jit (keras)."),

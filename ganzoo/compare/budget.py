@@ -13,6 +13,7 @@ from typing import Any
 
 from ganzoo.store import VersionRecord
 from ganzoo.store.layout import CONFIG_NAME
+from ganzoo.training.config import epochs_text
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class Budget:
 
     def describe(self) -> str:
         """``1 epoch capped at 10 steps: 10 steps x 64 = 640 images``."""
-        epochs = f"{self.epochs} epoch{'s' if self.epochs != 1 else ''}"
+        epochs = epochs_text(self.epochs)
         if self.max_steps:
             epochs += f" capped at {self.max_steps:,} steps"
         if self.images_seen is None:

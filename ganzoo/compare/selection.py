@@ -11,6 +11,7 @@ from ganzoo.catalog import Catalog, ModelSpec
 from ganzoo.compare.budget import budget_of
 from ganzoo.errors import RegistryError, UsageError
 from ganzoo.store import RunStore, VersionRecord, parse_ref
+from ganzoo.training.config import build_config, epochs_text
 
 
 def pick_recipe(spec: ModelSpec, dataset: str) -> Recipe:
@@ -71,7 +72,7 @@ def resolve_versions(catalog: Catalog, store: RunStore, refs: list[str], dataset
         if found is not None:
             out.append((found, False))
             continue
-        budget = f" with {epochs} epochs" if epochs is not None else ""
+        budget = f" with {epochs_text(epochs)}" if epochs is not None else ""
         budget += f" capped at {max_steps} steps" if epochs is not None and max_steps else ""
         budget += f" on its {split} split" if split else ""
         if not train_missing:
@@ -93,16 +94,14 @@ def train_for_comparison(catalog: Catalog, store: RunStore, spec: ModelSpec, dat
                          show_progress: bool, *, split: str = "train",
                          max_steps: int | None = None) -> VersionRecord:
     """Train ``spec`` on ``dataset``/``split`` for ``epochs`` with its recipe's batch size."""
-    from ganzoo.protocols import TrainConfig
     from ganzoo.training.loop import train
 
     recipe = pick_recipe(spec, dataset)
-    config = TrainConfig(model_id=spec.model_id, recipe=recipe.name, dataset=dataset,
-                         split=split, epochs=epochs, batch_size=recipe.batch_size, seed=seed,
-                         max_steps=max_steps)
+    config = build_config(spec, recipe=recipe.name, data=dataset, split=split, epochs=epochs,
+                          seed=seed, max_steps=max_steps)
     cap = f" (at most {max_steps} steps each)" if max_steps else ""
-    console.rule(f"training {spec.model_id} ({recipe.name}): {epochs} epoch"
-                 f"{'s' if epochs != 1 else ''}{cap} on {dataset}/{split}")
+    console.rule(f"training {spec.model_id} ({recipe.name}): {epochs_text(epochs)}{cap} on "
+                 f"{dataset}/{split}")
     return train(catalog, config, store, data_dir=data_dir, console=console,
                  show_progress=show_progress)
 

@@ -38,6 +38,7 @@ from ganzoo.store.layout import (
     SAMPLES_NAME,
 )
 from ganzoo.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
+from ganzoo.training.config import epoch_steps, epochs_text
 from ganzoo.training.interrupt import graceful_sigint
 from ganzoo.training.metrics_log import METRICS_NAME, append_record, truncate_after
 from ganzoo.training.plots import plot_losses
@@ -61,10 +62,6 @@ class Position:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
-
-
-def _epochs(n: int) -> str:
-    return f"{n} epoch" if n == 1 else f"{n} epochs"
 
 
 def _finite(metrics: dict[str, float]) -> bool:
@@ -112,7 +109,7 @@ def train(
         position = Position(**raw_position)
         parent = previous.ref
         if position.epoch >= config.epochs:
-            raise UsageError(f"{previous.ref} already trained {_epochs(position.epoch)}; pass "
+            raise UsageError(f"{previous.ref} already trained {epochs_text(position.epoch)}; pass "
                              f"--epochs larger than that to continue it")
     recipe = spec.card.recipe(config.recipe)
     config = replace(config, recipe=recipe.name)
@@ -124,9 +121,9 @@ def train(
     if tuple(images.shape[1:]) != tuple(recipe.image_shape):
         raise UsageError(f"{config.dataset} images are {images.shape[1:]}, but {spec.model_id} "
                          f"({recipe.name}) makes {recipe.image_shape}")
-    if len(images) < config.batch_size:
-        raise UsageError(f"{config.dataset}/{config.split} has {len(images)} images, fewer than "
-                         f"one batch of {config.batch_size}; lower --batch-size")
+    # Refused here, before any backend loads, exactly as every backend would refuse it.
+    epoch_steps(len(images), config.batch_size, recipe.d_steps_per_g,
+                replicas=config.devices, source=f"{config.dataset}/{config.split}")
 
     # A conditional recipe trains on (image, label) pairs: refused here, before any training,
     # when the dataset has no labels (or labels outside the card's classes).
@@ -156,7 +153,7 @@ def train(
     console.print(
         f"Training [bold]{spec.model_id}[/] ({recipe.name}) on {dataset.name}/{dataset.split}: "
         f"{len(images):,} images from {getattr(dataset, 'source', '?')}, "
-        f"batch {config.batch_size}, {_epochs(config.epochs)}"
+        f"batch {config.batch_size}, {epochs_text(config.epochs)}"
         + (f", resuming {parent} at epoch {position.epoch + 1} step {position.step}"
            if parent else ""), highlight=False)
 
@@ -336,7 +333,7 @@ class _Run:
                 self._end_epoch(epoch_means)
                 bar.update(task, description=f"epoch {min(pos.epoch + 1, config.epochs)}/"
                                              f"{config.epochs}")
-        return "complete", f"Trained {_epochs(config.epochs)}."
+        return "complete", f"Trained {epochs_text(config.epochs)}."
 
     def fixed_grid(self) -> tuple[np.ndarray, int | None]:
         """The fixed samples and their grid's columns (a conditional model: one row per

@@ -13,6 +13,7 @@ import os
 # Before TensorFlow is imported (here, or earlier by the catalog): no INFO/WARNING C++ logs.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from ganzoo.devices import parse_device
 from ganzoo.errors import UsageError
 from ganzoo.frameworks import import_tensorflow
 from ganzoo.quiet import quiet_absl
@@ -26,22 +27,21 @@ __all__ = ["keras", "mirrored_strategy", "resolve_device", "tf"]
 
 
 def resolve_device(device: str) -> str:
-    """A TensorFlow device name for ``auto`` | ``cpu`` | ``cuda`` (``cuda:N`` accepted)."""
+    """A TensorFlow device name for ``device`` (:func:`ganzoo.devices.parse_device`'s
+    vocabulary: auto, cpu, cuda, cuda:N)."""
+    asked = parse_device(device)
     gpus = tf.config.list_logical_devices("GPU")
-    kind, _, index = device.partition(":")
-    if kind == "auto":
+    if asked.kind == "auto":
         return gpus[0].name if gpus else "/CPU:0"
-    if kind == "cpu":
+    if asked.kind == "cpu":
         return "/CPU:0"
-    if kind in ("cuda", "gpu"):
-        n = int(index or 0)
-        if n >= len(gpus):
-            raise UsageError(
-                f"device '{device}' asked for, but TensorFlow sees {len(gpus)} GPU(s). "
-                "Use --device cpu, or install a CUDA build of TensorFlow."
-            )
-        return gpus[n].name
-    raise UsageError(f"unknown device '{device}' (expected auto, cpu or cuda)")
+    n = asked.index or 0
+    if n >= len(gpus):
+        raise UsageError(
+            f"device '{device}' asked for, but TensorFlow sees {len(gpus)} GPU(s). "
+            "Use --device cpu, or install a CUDA build of TensorFlow."
+        )
+    return gpus[n].name
 
 
 def _logical_cpus(count: int) -> list[str]:
@@ -71,11 +71,9 @@ def mirrored_strategy(count: int, device: str) -> tf.distribute.MirroredStrategy
     One strategy per set of devices and process: a second strategy over the same devices
     reuses the first one's collective keys, and their all-reduces get mixed up.
     """
-    kind = device.partition(":")[0]
-    if kind not in ("auto", "cpu", "cuda", "gpu"):
-        raise UsageError(f"unknown device '{device}' (expected auto, cpu or cuda)")
+    kind = parse_device(device).kind
     gpus = tf.config.list_physical_devices("GPU")
-    if kind in ("cuda", "gpu") or (kind == "auto" and gpus):
+    if kind == "cuda" or (kind == "auto" and gpus):
         names = [d.name for d in tf.config.list_logical_devices("GPU")]
         if len(names) < count:
             raise UsageError(f"--devices {count} asked for, but TensorFlow sees {len(names)} "

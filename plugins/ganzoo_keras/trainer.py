@@ -23,8 +23,9 @@ import numpy as np
 
 from ganzoo.cards import Recipe
 from ganzoo.conditioning import training_labels
-from ganzoo.errors import DatasetError, UsageError, WeightsFileError
+from ganzoo.errors import UsageError, WeightsFileError
 from ganzoo.protocols import TrainConfig
+from ganzoo.training.config import check_batch_size, epoch_steps
 from ganzoo_keras.builder import build_network, random_states
 from ganzoo_keras.canonical import from_canonical, to_canonical
 from ganzoo_keras.data import epoch_permutation, images_to_tensor
@@ -91,9 +92,7 @@ class KerasTrainer:
             raise UsageError(f"--devices must be at least 1, not {self.replicas}")
         self.strategy: tf.distribute.Strategy | None = None
         if self.replicas > 1:
-            if self.batch_size % self.replicas:
-                raise UsageError(f"the batch size {self.batch_size} does not divide over "
-                                 f"{self.replicas} devices")
+            check_batch_size(self.batch_size, self.replicas)
             # Before anything else touches TensorFlow: logical CPUs are set up only then.
             self.strategy = mirrored_strategy(self.replicas, config.device)
             self.device = self.strategy.extended.worker_devices[0]
@@ -101,12 +100,9 @@ class KerasTrainer:
             self.device = resolve_device(config.device)
         n = int(np.shape(images)[0])
         self.batches_per_step = recipe.d_steps_per_g
-        # The last partial step's batches are dropped.
-        steps = n // (self.batch_size * self.batches_per_step)
-        if steps == 0:
-            raise DatasetError(f"{n} images are fewer than one step of "
-                               f"{self.batches_per_step} batch(es) of {self.batch_size}")
-        self.steps_per_epoch = min(steps, config.max_steps) if config.max_steps else steps
+        # The last partial step's batches are dropped; the batch size is checked in the core.
+        self.steps_per_epoch = epoch_steps(n, self.batch_size, self.batches_per_step,
+                                           replicas=self.replicas, max_steps=config.max_steps)
         self._n = n
         # A conditional recipe's class labels (checked: one per image, in range).
         checked = training_labels(recipe, labels, n)

@@ -13,19 +13,23 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
+from ganzoo.devices import parse_device
 from ganzoo.errors import UsageError
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` is CUDA when available, else the CPU; asking for a missing CUDA is an error."""
-    if name == "auto":
+    """The torch device for ``name`` (:func:`ganzoo.devices.parse_device`'s vocabulary):
+    ``auto`` is CUDA when available, else the CPU; asking for a missing GPU is an error."""
+    asked = parse_device(name)
+    if asked.kind == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda was asked for, but torch sees no CUDA device; "
-                         "use --device cpu or auto")
-    if name not in ("cpu", "cuda"):
-        raise UsageError(f"unknown device '{name}' (expected auto, cpu or cuda)")
-    return torch.device(name)
+    if asked.kind == "cpu":
+        return torch.device("cpu")
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count <= (asked.index or 0):
+        raise UsageError(f"--device {asked} was asked for, but torch sees {count} CUDA "
+                         "device(s); use --device cpu or auto")
+    return torch.device("cuda", asked.index)
 
 
 def use_cores(count: int | None = None) -> None:

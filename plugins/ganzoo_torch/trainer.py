@@ -14,6 +14,7 @@ from ganzoo.cards import Recipe
 from ganzoo.conditioning import training_labels
 from ganzoo.errors import UsageError
 from ganzoo.protocols import TrainConfig
+from ganzoo.training.config import epoch_steps
 
 from .adapters import to_torch
 from .device_data import (
@@ -80,20 +81,12 @@ class TorchTrainer:
         checked = training_labels(recipe, labels, len(self.images))
         self.labels = None if checked is None else torch.as_tensor(checked, device=self.device)
         self.batch_size = int(config.batch_size)  # the global batch, over every rank
-        if self.batch_size % self.world.size:
-            raise UsageError(f"batch size {self.batch_size} does not split evenly over "
-                             f"{self.world.size} devices")
-        self.rank_batch = self.batch_size // self.world.size
         self.batches_per_step = recipe.d_steps_per_g
-        # The last partial step's batches are dropped.
-        steps = len(self.images) // (self.batch_size * self.batches_per_step)
-        if config.max_steps:
-            steps = min(steps, int(config.max_steps))
-        if steps < 1:
-            raise UsageError(f"{len(self.images)} images make no full step of "
-                             f"{self.batches_per_step} batch(es) of {self.batch_size}; lower "
-                             f"the batch size")
-        self.steps_per_epoch = steps
+        # The last partial step's batches are dropped; the batch size is checked in the core.
+        self.steps_per_epoch = epoch_steps(len(self.images), self.batch_size,
+                                           self.batches_per_step, replicas=self.world.size,
+                                           max_steps=config.max_steps)
+        self.rank_batch = self.batch_size // self.world.size
         # Each rank draws its own noise; rank 0's stream is the single-process one.
         self.noise = NoiseSampler(recipe.noise, recipe.latent_dim,
                                   config.seed + 1_000_003 * self.world.rank, self.device)
