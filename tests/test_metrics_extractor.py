@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from ganzoo.catalog import Catalog
 from ganzoo.data import load_dataset
 from ganzoo.errors import UsageError, WeightsFileError
 from ganzoo.metrics.extractor import WEIGHTS_DIR, card_path, load_extractor, weights_path
-from ganzoo.metrics.train_extractor import sha256_of
+from ganzoo.weights import file_sha256
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 
@@ -36,8 +38,8 @@ def fashion_test():
 @pytest.mark.parametrize("dataset", ["fashion", "mnist"])
 def test_shipped_extractor_card_and_checksum(dataset):
     card = json.loads(card_path(dataset).read_text())
-    assert card["sha256"] == sha256_of(weights_path(dataset))
-    assert card["command"] == f"python -m ganzoo.metrics.train_extractor --data {dataset}"
+    assert card["sha256"] == file_sha256(weights_path(dataset))
+    assert card["command"] == f"python -m tools.extractor.train --data {dataset}"
     assert card["trained_on"] and card["accuracy_on"]
     extractor = load_extractor(dataset)
     assert extractor.feature_dim == 128 and extractor.num_classes == 10
@@ -63,7 +65,9 @@ def test_numpy_forward_matches_the_torch_network(fashion_test):
     from safetensors.numpy import load_file
 
     from ganzoo.frameworks import import_torch
-    from ganzoo.metrics.extractor_net import load_net
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tools/ lives in the checkout
+    from tools.extractor.net import load_net
 
     torch = import_torch()
     net = load_net(load_file(str(weights_path("fashion"))))
@@ -98,7 +102,7 @@ def test_a_changed_extractor_file_is_refused(tmp_path):
 
 
 def test_a_dataset_without_extractor_says_how_to_train_one():
-    with pytest.raises(UsageError, match="train_extractor --data cifar"):
+    with pytest.raises(UsageError, match=r"tools\.extractor\.train --data cifar"):
         load_extractor("cifar", WEIGHTS_DIR)
 
 

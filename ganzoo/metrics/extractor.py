@@ -1,7 +1,7 @@
 """The shipped domain feature extractors, run in plain numpy (no framework needed to evaluate).
 
 Each dataset has ``weights/<dataset>-extractor.safetensors`` (the network of
-:mod:`ganzoo.metrics.extractor_net`, trained by :mod:`ganzoo.metrics.train_extractor`) and a
+``tools/extractor/net.py``, trained by ``python -m tools.extractor.train`` in a checkout) and a
 JSON card beside it with its accuracy, training data, command and sha256. Loading checks the
 sha256, reads tensors with safetensors (nothing is unpickled) and folds batch norm into the
 convolutions. Generated and real images take the same path: quantised to uint8 first, as a
@@ -25,6 +25,7 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 EXTRACTOR_FORMAT = "ganzoo-extractor"
 ARCHITECTURE = ("smallcnn-v1: 3x3/2 conv 32, 3x3 conv 32, 2x2 max pool (batch norm, ReLU), "
                 "dense 128 (ReLU, the features), dense to classes")
+BN_EPS = 1e-5  # the batch norms' epsilon (tools/extractor/net.py trains with it)
 BATCH = 500  # images per forward pass: bounds memory (~30 MB) without slowing BLAS down
 
 
@@ -133,7 +134,7 @@ def load_extractor(dataset: str, directory: Path = WEIGHTS_DIR) -> Extractor:
         known = ", ".join(available_extractors(directory)) or "none"
         raise UsageError(
             f"No feature extractor for dataset '{dataset}' (have: {known}). Train one with "
-            f"'python -m ganzoo.metrics.train_extractor --data {dataset}'.")
+            f"'python -m tools.extractor.train --data {dataset}' in a ganzoo checkout.")
     card = json.loads(card_file.read_text(encoding="utf-8"))
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     if digest != card.get("sha256"):
@@ -156,8 +157,6 @@ def load_extractor(dataset: str, directory: Path = WEIGHTS_DIR) -> Extractor:
 
 def _fold(arrays: dict[str, np.ndarray]) -> tuple[tuple[_Conv, ...], tuple, tuple]:
     """Fold batch norm (eval statistics) into the convolutions; reorder the dense layer to NHWC."""
-    from ganzoo.metrics.extractor_net import BN_EPS
-
     convs = []
     for i, (stride, pool) in enumerate(((2, False), (1, True))):
         scale = arrays[f"bn{i}.weight"] / np.sqrt(arrays[f"bn{i}.running_var"] + BN_EPS)

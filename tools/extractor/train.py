@@ -1,7 +1,7 @@
 """Train the domain feature extractor of a dataset and write it where ganzoo ships it.
 
-    python -m ganzoo.metrics.train_extractor --data fashion
-    python -m ganzoo.metrics.train_extractor --data mnist
+    python -m tools.extractor.train --data fashion
+    python -m tools.extractor.train --data mnist
 
 Inception weights cannot be downloaded offline, so ganzoo measures generated images with a
 small classifier trained on the real data. Fashion-MNIST: trained on its 60,000 train images,
@@ -32,7 +32,7 @@ from ganzoo.metrics.extractor import (
     card_path,
     weights_path,
 )
-from ganzoo.metrics.extractor_net import FEATURE_DIM, build_net, net_arrays
+from tools.extractor.net import FEATURE_DIM, build_net, net_arrays
 
 MNIST_TRAIN_COUNT = 8_000  # of the 10,000 t10k images; the other 2,000 measure accuracy
 
@@ -145,7 +145,7 @@ def sha256_of(path: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ganzoo.metrics.train_extractor",
+    parser = argparse.ArgumentParser(prog="python -m tools.extractor.train",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, choices=("fashion", "mnist"))
     parser.add_argument("--epochs", type=int, default=None,
@@ -187,9 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     # One metadata key: safetensors writes several in hash order, and the file's sha256 must
     # not change from run to run when the weights do not.
     save_file(net_arrays(net), str(out), metadata={"ganzoo": json.dumps(header)})
-    command = f"python -m ganzoo.metrics.train_extractor --data {args.data}"
+    command = f"python -m tools.extractor.train --data {args.data}"
     if argv is None and len(sys.argv) > 1:
-        command = "python -m ganzoo.metrics.train_extractor " + " ".join(sys.argv[1:])
+        command = "python -m tools.extractor.train " + " ".join(sys.argv[1:])
     card = {
         **header,
         "sha256": sha256_of(out),

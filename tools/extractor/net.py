@@ -1,7 +1,8 @@
 """The feature extractor's network in torch: used to train it, and in tests as the reference.
 
-Evaluation never needs torch: :mod:`ganzoo.metrics.extractor` runs the same network in numpy from
-the shipped safetensors file. Tensor names here are the file's names, so the two stay in step.
+A maintainer's tool (``python -m tools.extractor.train``), not installed with ganzoo: evaluation
+never needs torch, :mod:`ganzoo.metrics.extractor` runs the same network in numpy from the shipped
+safetensors file. Tensor names here are the file's names, so the two stay in step.
 
 Architecture (28x28x1 in [-1, 1]), chosen to train in a few minutes on two CPU cores: a 3x3
 stride-2 convolution to 14x14x32, a 3x3 convolution (32 channels) and 2x2 max pooling to 7x7x32,
@@ -17,9 +18,10 @@ from typing import Any
 
 import numpy as np
 
+from ganzoo.metrics.extractor import BN_EPS
+
 CHANNELS = 32
 FEATURE_DIM = 128
-BN_EPS = 1e-5
 
 
 def build_net(num_classes: int = 10) -> Any:

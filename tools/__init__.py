@@ -1,0 +1,1 @@
+"""Maintainers' tools: run from the checkout (``python -m tools.<name>``), never installed."""
