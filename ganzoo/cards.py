@@ -41,6 +41,11 @@ _RESULT_KEYS = {"model", "recipe", "data", "split", "budget", "train_command", "
 _RESULT_REQUIRED = {"model", "recipe", "budget", "train_command", "eval_command", "fid",
                     "fid_floor"}
 _RESULT_NUMBERS = {"n", "fid", "fid_floor", "images_per_s"}
+# Optional [reference]: the family's shipped generator (registry/reference/<file>), the
+# command that trained it and what it measured; loaded as <family>-<backend>@reference.
+_REFERENCE_KEYS = {"file", "sha256", "command", "budget", "fid", "model", "recipe", "n",
+                   "fid_floor", "eval_command", "notes"}
+_REFERENCE_REQUIRED = {"file", "sha256", "command", "budget", "fid"}
 _RECIPE_REQUIRED = {
     "description",
     "seed_document",
@@ -147,6 +152,8 @@ class ModelCard:
     digest: str = field(default="", compare=False)
     # Measured results ([[results]]): budgets, FID against the floor, and their commands.
     results: tuple[dict[str, Any], ...] = ()
+    # The shipped reference generator ([reference]): file, sha256, command, budget, fid.
+    reference: dict[str, Any] | None = None
 
     def recipe(self, name: str | None = None) -> Recipe:
         """The named recipe, or the default one; a clear error lists the recipes."""
@@ -359,7 +366,7 @@ def parse_card(text: str, source: str, objectives: Objectives | None = None) -> 
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise CardError(f"{source}: not valid TOML: {exc}") from None
-    _check_keys(raw, _CARD_KEYS | {"results"}, source)
+    _check_keys(raw, _CARD_KEYS | {"results", "reference"}, source)
     for key in sorted(_CARD_KEYS):
         _require(raw, key, source)
     provenance = raw["provenance"]
@@ -390,7 +397,37 @@ def parse_card(text: str, source: str, objectives: Objectives | None = None) -> 
         source=source,
         digest=hashlib.sha256(text.encode()).hexdigest(),
         results=_parse_results(raw.get("results", []), str(raw["family"]), recipes, source),
+        reference=_parse_reference(raw.get("reference"), recipes, source),
     )
+
+
+def _parse_reference(raw: Any, recipes: Mapping[str, Recipe],
+                     source: str) -> dict[str, Any] | None:
+    """The card's optional ``[reference]`` table (a shipped generator and how it was made)."""
+    if raw is None:
+        return None
+    where = f"{source}: reference"
+    if not isinstance(raw, Mapping):
+        raise CardError(f"{where}: expected a [reference] table")
+    _check_keys(raw, _REFERENCE_KEYS, where)
+    for key in sorted(_REFERENCE_REQUIRED):
+        _require(raw, key, where)
+    name = raw["file"]
+    if (not isinstance(name, str) or not name.endswith(".safetensors") or "/" in name
+            or "\\" in name or name.startswith(".")):
+        raise CardError(f"{where}.file: expected a file name ending in .safetensors (in "
+                        f"registry/reference/), got {name!r}")
+    digest = raw["sha256"]
+    if (not isinstance(digest, str) or len(digest) != 64
+            or any(c not in "0123456789abcdef" for c in digest)):
+        raise CardError(f"{where}.sha256: expected 64 lowercase hex digits, got {digest!r}")
+    if "recipe" in raw and raw["recipe"] not in recipes:
+        raise CardError(f"{where}.recipe: '{raw['recipe']}' is not one of {', '.join(recipes)}")
+    for key in ("fid", "fid_floor", "n", "budget"):
+        value = raw.get(key, 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise CardError(f"{where}.{key}: expected a non-negative number, got {value!r}")
+    return dict(raw)
 
 
 def _parse_results(raw: Any, family: str, recipes: Mapping[str, Recipe],

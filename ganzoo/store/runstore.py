@@ -468,8 +468,13 @@ class RunStore:
             return [self._record(r, db) for r in rows]
 
     def resolve(self, ref: str | VersionRef, dataset: str | None = None) -> VersionRecord:
-        """The version a reference names (``MODEL@N``, ``MODEL@latest``, ``MODEL``)."""
+        """The version a reference names (``MODEL@N``, ``MODEL@latest``, ``MODEL``;
+        ``MODEL@reference`` imports the family's shipped weights on first use)."""
         parsed = parse_ref(ref) if isinstance(ref, str) else ref
+        if parsed.reference:  # the family's shipped weights, imported once into this store
+            from ganzoo.reference_weights import resolve_reference
+
+            return resolve_reference(self, parsed.model_id)
         versions = self.list(parsed.model_id, dataset)
         unindexed = sorted(v for (m, v) in self.version_folders() if m == parsed.model_id
                            and v not in {r.version for r in versions})
