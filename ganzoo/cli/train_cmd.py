@@ -49,6 +49,13 @@ def train(
     devices: int = typer.Option(1, "--devices", min=1,
                                 help="Data-parallel over N devices, where the backend "
                                      "can (torch: torchrun; keras: MirroredStrategy)."),
+    eval_every: int = typer.Option(
+        None, "--eval-every", min=1,
+        help="Every N epochs (and after the last), measure a cheap FID (--eval-n images vs the "
+             "test split) and keep the best epoch's weights as best.safetensors; warns when "
+             "class coverage collapses. Off by default."),
+    eval_n: int = typer.Option(2000, "--eval-n", min=10,
+                               help="Images per --eval-every evaluation."),
     track: str = typer.Option(None, "--track", envvar="GANZOO_TRACK",
                               help="Also log to an experiment tracker: mlflow (params, metrics, "
                                    "sample grids, loss plot, weights; needs ganzoo[mlflow])."),
@@ -84,7 +91,7 @@ def train(
     store.ensure_writable()  # a read-only home says so before any training starts
     record = run_training(catalog, config, store, data_dir=data_dir, resume=resume,
                           console=console, show_progress=progress, tensorboard=tensorboard,
-                          given=given, track=track)
+                          given=given, track=track, eval_every=eval_every, eval_n=eval_n)
     if rank is not None:
         # A launched process exits 0 (torchrun's agent takes any other code for a failure);
         # rank 0 tells the launching CLI the outcome, which then exits with the table's code.

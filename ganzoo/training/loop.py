@@ -80,6 +80,8 @@ def train(
     tensorboard: Path | None = None,
     given: Collection[str] | None = None,
     track: str | None = None,
+    eval_every: int | None = None,
+    eval_n: int | None = None,
 ) -> VersionRecord | None:
     """Train ``config.model_id`` and register the result as a new version.
 
@@ -88,7 +90,9 @@ def train(
     is the resumed one; the saved run's config wins (see :func:`resumed_config`, which
     ``given``, the fields the user wrote on the command line, feeds). Under torchrun, ranks
     other than 0 return None. ``track="mlflow"`` also logs the run to MLflow
-    (:mod:`ganzoo.training.mlflow_sink`), a sink beside TensorBoard's.
+    (:mod:`ganzoo.training.mlflow_sink`), a sink beside TensorBoard's. ``eval_every=N``
+    measures a cheap FID every N epochs and keeps the best epoch's weights
+    (:mod:`ganzoo.training.epoch_eval`).
     """
     console = console or Console()
     spec = catalog.model(config.model_id)
@@ -158,6 +162,13 @@ def train(
            if parent else ""), highlight=False)
 
     run = _Run(trainer, config, workdir, position, fixed_noise, console, main)
+    if eval_every and main:  # built before training: a dataset without an extractor says so
+        from ganzoo.training.epoch_eval import EVAL_N, EpochEval
+
+        run.epoch_eval = EpochEval(catalog, config.dataset, config.split, eval_every,
+                                   n=eval_n or EVAL_N, seed=config.seed, data_dir=data_dir,
+                                   classes=recipe.classes if recipe.conditional else None)
+        run.metadata = weights_metadata(spec, config, 0)
     if recipe.conditional:  # the fixed grid: one row per class
         run.fixed_labels = grid_labels(recipe.classes or 0, GRID_COLUMNS)
         run.fixed_noise = draw_noise(recipe.noise, len(run.fixed_labels), recipe.latent_dim,
@@ -267,6 +278,9 @@ class _Run:
         self.main = main
         self.initial_state = None if self.checkpoint.exists() or not main else trainer.state()
         self.tensorboard: Any = None
+        self.epoch_eval: Any = None  # --eval-every: ganzoo.training.epoch_eval.EpochEval
+        self.metadata: dict[str, Any] = {}  # the weights metadata best.safetensors carries
+        self.best: dict[str, Any] | None = None  # the best evaluated epoch so far
 
     @property
     def images_per_s(self) -> float:
@@ -363,6 +377,36 @@ class _Run:
         self.initial_state = None
         self.console.print(f"epoch {pos.epoch}/{self.config.epochs}  {format_metrics(means)}  "
                            f"{self.images_per_s:,.0f} img/s", highlight=False)
+        if self.epoch_eval is not None and self.epoch_eval.due(pos.epoch, self.config.epochs):
+            self._evaluate_epoch()
+
+    def _evaluate_epoch(self) -> None:
+        """--eval-every: measure this epoch; keep its weights as best.safetensors if best."""
+        from ganzoo.training.epoch_eval import BEST_NAME, COVERAGE_WARN
+
+        pos, meta = self.position, self.metadata
+        out = self.epoch_eval.measure(self.trainer, meta["noise"], int(meta["latent_dim"]))
+        record = {"kind": "eval", "epoch": pos.epoch, "global_step": pos.global_step, **out}
+        append_record(self.metrics_path, record)
+        better = self.best is None or out["fid"] < self.best["fid"]
+        if better:
+            write_weights(self.workdir / BEST_NAME, self.trainer.weights(),
+                          {**meta, "epochs": pos.epoch, "best_fid": out["fid"],
+                           "best_n": out["n"]})
+            self.best = {"epoch": pos.epoch, "fid": out["fid"], "n": out["n"],
+                         "class_coverage": out["class_coverage"], "file": BEST_NAME}
+        self.console.print(
+            f"  eval epoch {pos.epoch}: FID {out['fid']:.2f} (n={out['n']:,}), class coverage "
+            f"{out['class_coverage']:.0%}, {out['eval_s']:.1f} s"
+            + ("  [green]best so far[/]" if better else
+               f"  (best: epoch {self.best['epoch']}, FID {self.best['fid']:.2f})"),
+            highlight=False)
+        if out["class_coverage"] < COVERAGE_WARN:
+            self.console.print(
+                f"[yellow]Warning: class coverage collapsed to {out['class_coverage']:.0%} at "
+                f"epoch {pos.epoch} (below {COVERAGE_WARN:.0%}): the generator is dropping "
+                f"classes (mode collapse); best.safetensors keeps epoch "
+                f"{self.best['epoch']}[/]", highlight=False)
 
     def _diverged(self, metrics: dict[str, float]) -> str:
         pos = self.position
@@ -409,6 +453,7 @@ def _register(store: RunStore, spec: ModelSpec, config: TrainConfig, run: _Run, 
     (workdir / RESULT_NAME).write_text(json.dumps({
         "status": status, "message": message, **pos.to_dict(),
         "images_per_s": run.images_per_s, "final_metrics": run.last_metrics,
+        **({"best": run.best} if run.best is not None else {}),
     }, indent=2, sort_keys=True))
     record = store.register(workdir, RunSummary(
         model_id=spec.model_id, status=status, family=spec.family, backend=spec.backend,
