@@ -81,6 +81,16 @@ def create_seedless(spec):
     return Seedless(spec)
 
 
+def create_fixedseed(spec):
+    class FixedSeed(_torch_backend()):
+        """Ignores config.seed: every trainer uses seed 7."""
+
+        def create_trainer(self, card, recipe, config, images, labels=None):
+            return super().create_trainer(card, recipe, replace(config, seed=7), images, labels)
+
+    return FixedSeed(spec)
+
+
 def create_forgetful(spec):
     class Forgetful(_torch_backend()):
         """Its load_state drops the optimiser slots (a resumed Adam starts from scratch)."""
@@ -112,7 +122,7 @@ def create_greedy(spec):
 class BrokenPlugin:
     @hookimpl
     def register_models(self, register):
-        for kind in ("seedless", "forgetful", "greedy"):
+        for kind in ("seedless", "fixedseed", "forgetful", "greedy"):
             register(family="mlp", backend=kind, factory=f"test_conformance:create_{kind}",
                      requires=("torch",))
 
@@ -125,6 +135,7 @@ def broken_catalog():
 @pytest.mark.torch
 @pytest.mark.parametrize(("model_id", "check", "prop", "words"), [
     ("mlp-seedless", "seeded", "seeded runs identical", "differ"),
+    ("mlp-fixedseed", "seeded", "seeded runs identical", "the trainer ignores config.seed"),
     ("mlp-forgetful", "round_trip", "state round-trip resumes exactly",
      "the step after load_state(state()) differs"),
     ("mlp-greedy", "max_steps", "max_steps honoured", "run_steps(0, 0, 2) is not two steps"),
