@@ -182,7 +182,8 @@ def test_every_card_recipe_trains_a_step(family, name, images):
     recipe = {c.family: c for c in builtin_cards()}[family].recipe(name)
     config = TrainConfig(model_id=f"{family}-keras", recipe=name, dataset="random",
                          batch_size=8, seed=0)
-    trainer = create_backend(None).create_trainer(None, recipe, config, images[:16])
+    labels = np.arange(16) % recipe.classes if recipe.conditional else None  # cgan: (x, y)
+    trainer = create_backend(None).create_trainer(None, recipe, config, images[:16], labels)
     before = trainer.weights()
     metrics = trainer.run_steps(0, 0, 1)
     assert all(np.isfinite(v) for v in metrics.values())

@@ -38,7 +38,8 @@ def build(backend: str, family: str, name: str):
         from ganzoo_torch.backend import create_backend
     else:
         from ganzoo_keras.backend import create_backend
-    return recipe, create_backend(None).create_trainer(card, recipe, config, images)
+    labels = np.zeros(2, np.int64) if recipe.conditional else None  # cgan trains on (x, y)
+    return recipe, create_backend(None).create_trainer(card, recipe, config, images, labels)
 
 
 def test_the_cards_use_distinct_settings_a_swap_would_show():

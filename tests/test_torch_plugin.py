@@ -25,4 +25,5 @@ def test_every_family_loads_the_torch_backend(family):
             assert callable(getattr(backend, method)), method
     rows = backend.summary(spec.card.recipe())
     recipe = spec.card.recipe()
-    assert len(rows) == len(recipe.generator.layers) + len(recipe.discriminator.layers)
+    tables = sum(net.label is not None for net in (recipe.generator, recipe.discriminator))
+    assert len(rows) == len(recipe.generator.layers) + len(recipe.discriminator.layers) + tables
