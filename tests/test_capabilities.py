@@ -64,6 +64,20 @@ class SecondRankBackend(FakeBackend):
         return 1
 
 
+class InProcessBackend(FakeBackend):
+    """Several devices in this one process, as Keras' MirroredStrategy: launch() returns None."""
+
+    capabilities = Capabilities(multi_device=True)
+
+    def launch(self, devices: int, argv: list[str]) -> None:
+        LAUNCHES.append((devices, argv))
+        return None
+
+
+def create_inprocess(spec):
+    return InProcessBackend(spec)
+
+
 def create_single(spec):
     return SingleDeviceBackend(spec)
 
@@ -82,6 +96,7 @@ class Plugin:
         register(family="mlp", backend="single", factory="test_capabilities:create_single")
         register(family="mlp", backend="greedy", factory="test_capabilities:create_greedy")
         register(family="mlp", backend="rankone", factory="test_capabilities:create_second_rank")
+        register(family="mlp", backend="inprocess", factory="test_capabilities:create_inprocess")
 
 
 @pytest.fixture
@@ -197,3 +212,18 @@ def test_the_core_holds_no_backend_code_paths():
              for path in sorted(root.rglob("*.py")) if path.name != "frameworks.py"
              for match in pattern.finditer(path.read_text(encoding="utf-8"))]
     assert not found, found
+
+
+def test_launch_gets_the_devices_and_a_resumed_run_keeps_its_saved_devices(catalog, cli,
+                                                                           monkeypatch, tmp_path):
+    from ganzoo.cli import train_cmd
+
+    monkeypatch.setattr(train_cmd, "load_catalog", lambda: catalog)
+    first = cli("train", "mlp-inprocess", "--recipe", "seed002", "--devices", "2",
+                "--epochs", "1", "--max-steps", "2", "--no-progress")
+    assert first.exit_code == 0, first.output
+    assert [devices for devices, _ in LAUNCHES] == [2]  # argv: this process's sys.argv[1:]
+    resumed = cli("train", "mlp-inprocess", "--resume", "mlp-inprocess@1", "--epochs", "2",
+                  "--no-progress")  # no --devices: the saved run's 2 devices
+    assert resumed.exit_code == 0, resumed.output
+    assert [devices for devices, _ in LAUNCHES] == [2, 2]

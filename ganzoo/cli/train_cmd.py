@@ -77,14 +77,14 @@ def train(
     if resume and epochs is None:
         raise UsageError("--resume needs --epochs: the total number of epochs to reach")
     given = _given_options(ctx)
-    # What the backend cannot do is refused here, in one line, before anything is launched.
+    # The resume rule, then what the backend cannot do, are refused here, in one line,
+    # before anything is launched (not once in every launched process).
+    effective = check_resume(RunStore(), resume, config, given) if resume else config
     backend = spec.load_backend()
-    check_supported(backend, config, spec.backend)
+    check_supported(backend, effective, spec.backend)
     rank = rank_of(backend)  # None: not one of the processes a launcher started
-    if devices > 1 and rank is None:
-        if resume:  # the resume rule refuses once here, not once in every launched process
-            check_resume(RunStore(), resume, config, given)
-        code = _launch(backend, devices)
+    if effective.devices > 1 and rank is None:  # a resumed run keeps its saved devices
+        code = _launch(backend, effective.devices)
         if code is not None:
             raise typer.Exit(code)
     store = RunStore()
