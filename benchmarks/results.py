@@ -259,10 +259,12 @@ def grid_path(images_dir: Path, model: str) -> Path:
 
 def keep_best_grid(csv_path: Path, row: dict[str, Any], samples: Path, images_dir: Path) -> None:
     """Copy the run's fixed-noise grid when it is the model's best FID under this protocol."""
-    same = [r for r in read_rows(csv_path) if r["model"] == row["model"]
-            and r["protocol_hash"] == row["protocol_hash"] and r["fid"]]
-    best = min(float(r["fid"]) for r in same) if same else math.inf
-    if samples.exists() and float(row["fid"]) <= best:
+    others = [r for r in read_rows(csv_path) if r["model"] == row["model"]
+              and r["protocol_hash"] == row["protocol_hash"] and r["fid"]
+              and cell_key(r) != cell_key(row)]
+    best = min(float(r["fid"]) for r in others) if others else math.inf
+    # compared as written in the CSV (6 significant digits), the row itself excluded
+    if samples.exists() and float(_cell_text(float(row["fid"]))) <= best:
         images_dir.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(samples, grid_path(images_dir, row["model"]))
 

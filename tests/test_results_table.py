@@ -167,7 +167,8 @@ def test_markdown_has_mean_and_std_floor_and_grid(catalog, evaluator, tmp_path):
     assert re.search(r"\| mlp-fake \| seed002 \| 2 \|", text)
     assert "64 images seen" in text
     grid = options.images_dir / "mlp-fake.png"
-    assert grid.exists()
+    best = min(rows, key=lambda r: float(r["fid"]))
+    assert grid.read_bytes() == (store.resolve(best["ref"]).path / "samples.png").read_bytes()
     assert "](images/results/mlp-fake.png)" in text
 
 
