@@ -98,3 +98,26 @@ def test_eval_every_must_be_positive(setup):
     catalog, _ = setup
     with pytest.raises(UsageError, match="--eval-every"):
         epoch_eval.EpochEval(catalog, "fashion", "bundled-test", 0)
+
+
+def test_a_later_worse_epoch_does_not_replace_the_best(setup, monkeypatch):
+    """FIDs 9, 4, 7 (measurement stubbed): epoch 2's weights are kept, not the last."""
+    catalog, store = setup
+    fids = iter([9.0, 4.0, 7.0])
+    monkeypatch.setattr(epoch_eval.EpochEval, "measure", lambda self, *a: {
+        "fid": next(fids), "class_coverage": 1.0, "n": self.n, "eval_s": 0.0})
+    record = train(catalog, _config(), store, console=Console(file=io.StringIO()),
+                   show_progress=False, eval_every=1, eval_n=100)
+    result = json.loads((record.path / "result.json").read_text())
+    assert (result["best"]["epoch"], result["best"]["fid"]) == (2, 4.0)
+    best, meta = read_weights(record.path / epoch_eval.BEST_NAME)
+    assert meta["epochs"] == 2
+    last, _ = read_weights(record.path / "weights.safetensors")
+    monkeypatch.undo()
+    monkeypatch.setattr(ganzoo.data, "load_dataset", lambda *a, **k: FakeDataset(), raising=False)
+    stopped = train(catalog, _config(epochs=2), store, console=Console(file=io.StringIO()),
+                    show_progress=False)
+    there, _ = read_weights(stopped.path / "weights.safetensors")
+    for name, value in there.items():
+        np.testing.assert_array_equal(best[name], value)
+    assert any(not np.array_equal(best[k], last[k]) for k in best)
