@@ -34,7 +34,7 @@ tests_for() {
     ganzoo/metrics/fid.py) echo "tests/test_metrics.py tests/test_mutation_kills_metrics.py" ;;
     ganzoo/metrics/kid.py) echo "tests/test_metrics.py tests/test_mutation_kills_metrics.py" ;;
     ganzoo/metrics/manifold.py) echo "tests/test_metrics.py tests/test_metrics_density_coverage.py tests/test_mutation_kills_metrics.py" ;;
-    ganzoo/weights/format.py) echo "tests/test_mutation_kills_weights.py tests/test_export_errors.py tests/test_export_support.py" ;;
+    ganzoo/weights/format.py) echo "tests/test_mutation_kills_weights.py tests/test_export_errors.py tests/test_export_roundtrip.py" ;;
     ganzoo/exchange.py) echo "tests/test_export_errors.py tests/test_export_roundtrip.py tests/test_records.py" ;;
     ganzoo/store/runstore.py) echo "tests/test_store.py tests/test_store_hardening.py tests/test_records.py tests/test_mutation_kills_runstore.py" ;;
     *) return 1 ;;

@@ -102,7 +102,7 @@ class NumpyPlugin:
 
     @hookimpl
     def register_models(self, register):
-        register(family="mlp", backend="numpy", factory="test_export_support:create_backend")
+        register(family="mlp", backend="numpy", factory="export_support:create_backend")
 
 
 def numpy_catalog() -> Catalog:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_export_support import (
+from export_support import (
     cli_store,
     numpy_catalog,
     random_weights,

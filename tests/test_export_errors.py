@@ -1,7 +1,7 @@
 """Bad weights files: every one gets a typed, clear error and nothing is registered.
 
 No framework is needed: files are checked against the cards, and the one backend that loads
-them here is the numpy plugin of test_export_support.
+them here is the numpy plugin of export_support.
 """
 
 from __future__ import annotations
@@ -14,16 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from safetensors.numpy import save_file
-from test_export_support import (
+from export_support import (
     cli_store,
     metadata,
     numpy_catalog,
     random_weights,
     write_file,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from safetensors.numpy import save_file
 
 from ganzoo.errors import UsageError, WeightsFileError
 from ganzoo.exchange import import_file
@@ -336,7 +336,7 @@ def test_fuzzed_metadata_values_give_weights_file_error_or_a_checked_file(change
 
 
 def test_export_refuses_to_overwrite_without_force(store: RunStore, cli, tmp_path: Path) -> None:
-    from test_export_support import register_version
+    from export_support import register_version
 
     register_version(store, CATALOG)
     out = tmp_path / "out.safetensors"
@@ -358,7 +358,7 @@ def test_export_refuses_to_overwrite_without_force(store: RunStore, cli, tmp_pat
 ])
 def test_export_errors_are_one_red_line(args, code, fragment, store: RunStore, cli,
                                         tmp_path: Path) -> None:
-    from test_export_support import register_version
+    from export_support import register_version
 
     register_version(store, CATALOG)
     out = tmp_path / "out.safetensors"
@@ -371,7 +371,7 @@ def test_export_errors_are_one_red_line(args, code, fragment, store: RunStore, c
 
 def test_export_into_a_missing_folder_or_onto_a_folder_is_a_usage_error(
         store: RunStore, cli, tmp_path: Path) -> None:
-    from test_export_support import register_version
+    from export_support import register_version
 
     register_version(store, CATALOG)
     missing = cli("export", "mlp-numpy@1", "-o", str(tmp_path / "nope" / "w.safetensors"))
@@ -393,7 +393,7 @@ def test_export_of_a_part_the_version_lacks(store: RunStore, cli, tmp_path: Path
 
 def test_a_corrupt_registered_version_cannot_be_exported(store: RunStore, cli,
                                                          tmp_path: Path) -> None:
-    from test_export_support import register_version
+    from export_support import register_version
 
     record = register_version(store, CATALOG)
     _flip_data_byte_in_place(record.path / "weights.safetensors")
@@ -417,7 +417,7 @@ def test_nothing_is_ever_unpickled(store: RunStore, cli, tmp_path: Path,
     monkeypatch.setattr(pickle, "loads", refuse)
     monkeypatch.setattr(pickle, "Unpickler", refuse)
     monkeypatch.setattr(np, "load", refuse)
-    from test_export_support import register_version
+    from export_support import register_version
 
     register_version(store, CATALOG)
     out = tmp_path / "w.safetensors"

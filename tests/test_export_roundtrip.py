@@ -1,6 +1,6 @@
 """Export and import that work: the file format, the registered version, the CLI's words.
 
-The backend is the numpy plugin of test_export_support (a third-party plugin that declares the
+The backend is the numpy plugin of export_support (a third-party plugin that declares the
 mlp family), so these tests are fast and need no framework; test_export_cross_backend does the
 same between torch and keras.
 """
@@ -16,9 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-from safetensors import safe_open
-from test_export_support import (
+from export_support import (
     NumpyGenerator,
     cli_store,
     metadata,
@@ -27,6 +25,8 @@ from test_export_support import (
     register_version,
     write_file,
 )
+from PIL import Image
+from safetensors import safe_open
 
 from ganzoo.catalog import Catalog
 from ganzoo.exchange import export_version, import_file
@@ -216,7 +216,7 @@ def test_loaders_for_lists_the_models_of_a_family_by_backend() -> None:
 
 
 def _numpy_plugin():
-    from test_export_support import NumpyPlugin
+    from export_support import NumpyPlugin
 
     return NumpyPlugin()
 

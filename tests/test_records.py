@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_export_support import cli_store, numpy_catalog, register_version, write_file
+from export_support import cli_store, numpy_catalog, register_version, write_file
 
 from ganzoo.data.builtin import FASHION
 from ganzoo.data.errors import DatasetMismatchError

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import safetensors.numpy
-from test_export_support import cli_store, numpy_catalog, register_version, write_file
+from export_support import cli_store, numpy_catalog, register_version, write_file
 
 import ganzoo.store.runstore as runstore
 from ganzoo.errors import (

@@ -7,7 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from test_export_support import metadata, numpy_catalog, random_weights
+from export_support import metadata, numpy_catalog, random_weights
 
 from ganzoo.errors import UsageError
 from ganzoo.exchange import import_file
