@@ -353,7 +353,7 @@ def test_export_refuses_to_overwrite_without_force(store: RunStore, cli, tmp_pat
 @pytest.mark.parametrize(("args", "code", "fragment"), [
     (["mlp-numpy@1", "--part", "head"], 2, "--part must be one of all, generator, discriminator"),
     (["mlp-numpy@7"], 2, "mlp-numpy@7 does not exist; versions of mlp-numpy: 1"),
-    (["mlp-numpy@x"], 2, "must be a positive number or 'latest'"),
+    (["mlp-numpy@x"], 2, "must be a positive number, 'latest' or 'reference'"),
     (["dcgan-torch"], 2, "No trained version of dcgan-torch"),
 ])
 def test_export_errors_are_one_red_line(args, code, fragment, store: RunStore, cli,

@@ -33,12 +33,14 @@ def build(backend: str, family: str, name: str):
     config = TrainConfig(model_id=f"{family}-{backend}", recipe=name, dataset="random",
                          batch_size=2, seed=0, device="cpu", max_steps=1,
                          extra={"torch_threads": 1} if backend == "torch" else {})
-    images = np.zeros((2, *recipe.image_shape), np.uint8)
+    # One full step: a critic that takes d_steps_per_g batches per generator update needs them.
+    count = 2 * recipe.d_steps_per_g
+    images = np.zeros((count, *recipe.image_shape), np.uint8)
     if backend == "torch":
         from ganzoo_torch.backend import create_backend
     else:
         from ganzoo_keras.backend import create_backend
-    labels = np.zeros(2, np.int64) if recipe.conditional else None  # cgan trains on (x, y)
+    labels = np.zeros(count, np.int64) if recipe.conditional else None  # cgan trains on (x, y)
     return recipe, create_backend(None).create_trainer(card, recipe, config, images, labels)
 
 
