@@ -182,8 +182,9 @@ def test_every_card_recipe_trains_a_step(family, name, images):
     recipe = {c.family: c for c in builtin_cards()}[family].recipe(name)
     config = TrainConfig(model_id=f"{family}-keras", recipe=name, dataset="random",
                          batch_size=8, seed=0)
-    labels = np.arange(16) % recipe.classes if recipe.conditional else None  # cgan: (x, y)
-    trainer = create_backend(None).create_trainer(None, recipe, config, images[:16], labels)
+    count = 16 * recipe.d_steps_per_g  # a critic taking 5 batches per step needs them all
+    labels = np.arange(count) % recipe.classes if recipe.conditional else None  # cgan: (x, y)
+    trainer = create_backend(None).create_trainer(None, recipe, config, images[:count], labels)
     before = trainer.weights()
     metrics = trainer.run_steps(0, 0, 1)
     assert all(np.isfinite(v) for v in metrics.values())

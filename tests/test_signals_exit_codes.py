@@ -37,7 +37,10 @@ def _env(home) -> dict:
 
 
 def _start(home, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([*TRAIN, *extra], env=_env(home), stdout=subprocess.PIPE,
+    # Enough epochs that a quiet machine (17,000 img/s: one bundled epoch in under a second)
+    # is still training when the signal lands; the last --epochs given wins.
+    return subprocess.Popen([*TRAIN, "--epochs", "200", *extra], env=_env(home),
+                            stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
 
