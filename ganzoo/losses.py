@@ -28,11 +28,11 @@ Conventions every implementation follows:
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ganzoo.errors import CardError, PluginError
+from ganzoo.errors import CardError, PluginError, UsageError
 
 STEP_KINDS = ("simultaneous", "alternating", "combined")
 OUTPUT_KINDS = ("probability", "score")
@@ -196,6 +196,17 @@ class Objectives:
                                   f"('{self.implementations[key]}') cannot be loaded: {exc}"
                                   ) from exc
             self.implementations[key] = impl
+        return impl
+
+    def resolve(self, kind: str, name: str, backend: str, builtins: Mapping[str, Any]) -> Any:
+        """The ``backend`` implementation of loss/penalty ``name``: the backend's built-in one,
+        else the one a plugin registered; a clear error names the fix when there is none."""
+        if name in builtins:
+            return builtins[name]
+        impl = self.implementation(kind, name, backend)
+        if impl is None:
+            raise UsageError(f"{kind} '{name}' has no {backend} implementation: the plugin that "
+                             f"declares it must register one with backend=\"{backend}\"")
         return impl
 
     # -- the registrars the hooks receive ---------------------------------------------------

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from ganzoo.cards import Recipe
-from ganzoo.errors import UsageError
 
 BACKEND = "torch"
 Fn = Callable[[torch.Tensor], torch.Tensor]
@@ -98,19 +96,9 @@ LOSSES: dict[str, Loss] = {"bce_logits": BCE_LOGITS, "least_squares": LEAST_SQUA
 PENALTIES: dict[str, Penalty] = {"gradient_penalty": gradient_penalty, "r1": r1}
 
 
-def _registered(recipe: Recipe, kind: str, name: str) -> Any:
-    impl = recipe.objectives.implementation(kind, name, BACKEND)
-    if impl is None:
-        raise UsageError(f"{kind} '{name}' has no torch implementation: the plugin that "
-                         f"declares it must register one with backend=\"torch\"")
-    return impl
-
-
 def loss_for(recipe: Recipe) -> Loss:
     """The torch implementation of ``recipe.loss`` (built in, else registered by a plugin)."""
-    if recipe.loss in LOSSES:
-        return LOSSES[recipe.loss]
-    impl = _registered(recipe, "loss", recipe.loss)
+    impl = recipe.objectives.resolve("loss", recipe.loss, BACKEND, LOSSES)
     if isinstance(impl, type):  # a class with the three methods, registered by import path
         impl = impl()
     if isinstance(impl, Loss):
@@ -127,5 +115,4 @@ def penalty_for(recipe: Recipe) -> Penalty | None:
     """The torch implementation of ``recipe.penalty``, or None when the recipe has none."""
     if recipe.penalty is None:
         return None
-    name = recipe.penalty.name
-    return PENALTIES[name] if name in PENALTIES else _registered(recipe, "penalty", name)
+    return recipe.objectives.resolve("penalty", recipe.penalty.name, BACKEND, PENALTIES)
