@@ -41,6 +41,7 @@ from ganzoo.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_ch
 from ganzoo.training.config import epoch_steps, epochs_text
 from ganzoo.training.interrupt import graceful_sigint
 from ganzoo.training.metrics_log import METRICS_NAME, append_record, truncate_after
+from ganzoo.training.pacing import Pacer, Window
 from ganzoo.training.plots import plot_losses
 from ganzoo.training.progress import format_metrics, training_progress
 from ganzoo.weights import WEIGHTS_NAME, write_weights
@@ -301,53 +302,58 @@ class _Run:
         config, pos, trainer = self.config, self.position, self.trainer
         spe = steps_per_epoch(trainer, config)
         total = config.epochs * spe
-        batch = config.batch_size
         hint = "Stopping after the current steps and saving a checkpoint (Ctrl-C again to abort)."
+        pacer = Pacer(config.log_every, self.stop_requested)
         # Under torchrun every rank gets the Ctrl-C; rank 0 alone says so.
         with graceful_sigint(hint if self.main else "") as stop, \
                 training_progress(self.console, show_progress) as bar:
             task = bar.add_task(f"epoch {pos.epoch + 1}/{config.epochs}", total=total,
                                 completed=pos.epoch * spe + pos.step, stats="")
             while pos.epoch < config.epochs:
-                epoch_sums: dict[str, float] = {}
-                epoch_chunks = 0
+                epoch, window = Window(), Window()
                 while pos.step < spe:
-                    count = min(config.log_every, spe - pos.step)
+                    left = min(config.log_every - window.steps, spe - pos.step)
+                    count = pacer.count(left)
                     start = time.perf_counter()
                     metrics = trainer.run_steps(pos.epoch, pos.step, count)
                     elapsed = time.perf_counter() - start
                     if not _finite(metrics):
                         return "diverged", self._diverged(metrics)
+                    pacer.observe(count, elapsed)
                     pos.step += count
                     pos.global_step += count
-                    pos.images_seen += count * batch
+                    pos.images_seen += count * config.batch_size
                     pos.train_time_s += elapsed
                     self.last_metrics = metrics
-                    for k, v in metrics.items():
-                        epoch_sums[k] = epoch_sums.get(k, 0.0) + v
-                    epoch_chunks += 1
-                    self.log({
-                        "kind": "step", "epoch": pos.epoch + 1, "step": pos.step,
-                        "global_step": pos.global_step, "images_seen": pos.images_seen,
-                        **metrics, "images_per_s": count * batch / elapsed,
-                    })
-                    if self.tensorboard is not None:
-                        self.tensorboard.scalars(pos.global_step, metrics
-                                                 | {"images_per_s": count * batch / elapsed})
-                    bar.update(task, advance=count,
-                               stats=format_metrics(metrics, count * batch / elapsed))
-                    if self.stop_requested(bool(stop)):
+                    epoch.add(metrics, count, elapsed)
+                    window.add(metrics, count, elapsed)
+                    bar.update(task, advance=count, stats=format_metrics(
+                        metrics, count * config.batch_size / elapsed))
+                    stopping = self.stop_requested(bool(stop))
+                    if stopping or window.steps == config.log_every or pos.step == spe:
+                        self._log_window(window)
+                        window = Window()
+                    if stopping:
                         self.save_checkpoint()
                         return "interrupted", (
                             f"Interrupted at epoch {pos.epoch + 1}, step {pos.step}/{spe}; "
                             "checkpoint saved.")
-                epoch_means = {k: v / max(epoch_chunks, 1) for k, v in epoch_sums.items()}
                 pos.epoch += 1
                 pos.step = 0
-                self._end_epoch(epoch_means)
+                self._end_epoch(epoch.means())
                 bar.update(task, description=f"epoch {min(pos.epoch + 1, config.epochs)}/"
                                              f"{config.epochs}")
         return "complete", f"Trained {epochs_text(config.epochs)}."
+
+    def _log_window(self, window: Window) -> None:
+        """One ``step`` record (and TensorBoard scalars) for the steps of ``window``."""
+        pos, means = self.position, window.means()
+        speed = window.images_per_s(self.config.batch_size)
+        self.log({"kind": "step", "epoch": pos.epoch + 1, "step": pos.step,
+                  "global_step": pos.global_step, "images_seen": pos.images_seen,
+                  **means, "images_per_s": speed})
+        if self.tensorboard is not None:
+            self.tensorboard.scalars(pos.global_step, means | {"images_per_s": speed})
 
     def fixed_grid(self) -> tuple[np.ndarray, int | None]:
         """The fixed samples and their grid's columns (a conditional model: one row per
