@@ -9,7 +9,8 @@ Layout under the home directory ($GANZOO_HOME, else the platform's user data dir
 Registration renames a finished work folder into place and inserts its row inside one
 ``BEGIN IMMEDIATE`` transaction, so two concurrent trainings get distinct version numbers and a
 writer killed at any point leaves the index consistent (at worst an unindexed folder, whose
-number is then skipped).
+number is then skipped). The repairs (reindex, recover, gc) and the weights' integrity check
+live in :mod:`ganzoo.store.repair`, which :class:`RunStore` inherits.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +50,7 @@ from ganzoo.store.layout import (
     versions_table_sql,
 )
 from ganzoo.store.refs import VersionRef, parse_ref
+from ganzoo.store.repair import StoreRepair, WorkFolder, process_start_time
 
 __all__ = ["STATUSES", "RunStore", "RunSummary", "VersionRecord", "WorkFolder", "ganzoo_home"]
 
@@ -79,7 +80,7 @@ def ganzoo_home() -> Path:
     return Path(platformdirs.user_data_dir("ganzoo"))
 
 
-class RunStore:
+class RunStore(StoreRepair):
     """The registry of trained versions rooted at ``home``.
 
     A home that cannot be written (read-only mount, another user's registry) is opened
@@ -289,18 +290,6 @@ class RunStore:
                    f"VALUES ({', '.join('?' * len(INDEX_COLUMNS))})",
                    record_to_row(record, self.home))
 
-    def recover(self, workdir: Path | str) -> VersionRecord:
-        """Register a finished run left in ``work/`` by a registration that gave up."""
-        workdir = Path(workdir)
-        if not workdir.is_absolute() and not workdir.exists():
-            workdir = self.work_dir / workdir
-        pending = workdir / PENDING_NAME
-        if not pending.is_file():
-            raise RegistryError(
-                f"{workdir} holds no finished run to register (no {PENDING_NAME}); "
-                "'ganzoo runs gc' lists the work folders")
-        return self.register(workdir, json.loads(pending.read_text(encoding="utf-8")))
-
     def add_evaluation(self, ref: str, protocol: dict[str, Any], results: dict[str, Any]) -> None:
         """Attach evaluation results (with the protocol that produced them) to a version."""
         record = self.resolve(ref)
@@ -319,126 +308,6 @@ class RunStore:
                        (record.model_id, record.version))
         shutil.rmtree(record.path, ignore_errors=True)
         return record
-
-    # -- repair -----------------------------------------------------------------------------
-
-    def version_folders(self) -> dict[tuple[str, int], Path]:
-        """Every ``models/<id>/<n>`` folder on disk, by (model id, version)."""
-        found: dict[tuple[str, int], Path] = {}
-        if not self.models_dir.is_dir():
-            return found
-        for model in sorted(self.models_dir.iterdir()):
-            if not model.is_dir():
-                continue
-            for folder in model.iterdir():
-                if folder.is_dir() and folder.name.isdigit():
-                    found[(model.name, int(folder.name))] = folder
-        return found
-
-    def disagreements(self) -> list[str]:
-        """How the version folders and the index disagree (empty when they agree)."""
-        try:
-            indexed = {(r.model_id, r.version): r for r in self.list()}
-        except RegistryError as exc:
-            return [str(exc)]
-        folders = self.version_folders()
-        problems = [f"{m}@{v} is on disk ({p}) but not in the index"
-                    for (m, v), p in sorted(folders.items()) if (m, v) not in indexed]
-        problems += [f"{r.ref} is in the index but its folder {r.path} is missing"
-                     for key, r in sorted(indexed.items()) if key not in folders]
-        return problems
-
-    def reindex(self) -> tuple[list[VersionRecord], list[str]]:
-        """Rebuild the index from the version folders' ``version.json`` (lineage kept).
-
-        Evaluations of versions that still exist are kept when the old index is readable; an
-        unreadable index is moved aside (``index.sqlite.broken-<time>``). Returns the records
-        now indexed and what was skipped (folders without a readable version.json).
-        """
-        self._check_writable()
-        try:
-            with self._connect() as db:
-                db.execute("SELECT COUNT(*) FROM versions").fetchone()
-        except RegistryError as exc:
-            if "busy" in str(exc):
-                raise
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            for suffix in ("", "-wal", "-shm"):
-                old = Path(str(self.db_path) + suffix)
-                if old.exists():
-                    os.replace(old, Path(f"{self.db_path}.broken-{stamp}{suffix}"))
-            self._initialise()
-        records, skipped = [], []
-        for (model_id, version), folder in sorted(self.version_folders().items()):
-            try:
-                data = json.loads((folder / VERSION_NAME).read_text(encoding="utf-8"))
-                if data.get("weights_sha256") is None and (folder / WEIGHTS_NAME).is_file():
-                    data["weights_sha256"] = _sha256(folder / WEIGHTS_NAME)
-                records.append(record_from_json(data, model_id=model_id, version=version,
-                                                path=folder))
-            except (OSError, ValueError, TypeError, KeyError, RegistryError) as exc:
-                skipped.append(f"{folder}: no readable {VERSION_NAME} ({exc})")
-        with self._transaction() as db:
-            db.execute("DELETE FROM versions")
-            for record in records:
-                self._insert(db, record)
-            db.execute("DELETE FROM evaluations WHERE NOT EXISTS (SELECT 1 FROM versions v "
-                       "WHERE v.model_id = evaluations.model_id "
-                       "AND v.version = evaluations.version)")
-        return records, skipped
-
-    def work_folders(self) -> list[WorkFolder]:
-        """Every folder under ``work/``, with whether a live process still owns it."""
-        out = []
-        if not self.work_dir.is_dir():
-            return out
-        for path in sorted(self.work_dir.iterdir()):
-            if not path.is_dir():
-                continue
-            owner: dict[str, Any] = {}
-            with suppress(OSError, ValueError):
-                owner = json.loads((path / OWNER_NAME).read_text(encoding="utf-8"))
-            pid = owner.get("pid")
-            live = isinstance(pid, int) and _alive(pid, owner.get("start_time"))
-            if not owner and not (path / PENDING_NAME).exists() \
-                    and time.time() - path.stat().st_mtime < 60:
-                live = True  # just created: its owner file is being written
-            size = sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
-            out.append(WorkFolder(path, pid if isinstance(pid, int) else None, live,
-                                  (path / PENDING_NAME).is_file(), size))
-        return out
-
-    def gc(self, clean: bool = False) -> list[WorkFolder]:
-        """The orphan work folders (no live owner); with ``clean``, delete them.
-
-        A folder holding a finished run that was never registered is reported but kept:
-        'ganzoo runs recover' registers it.
-        """
-        orphans = [w for w in self.work_folders() if not w.live]
-        if clean:
-            self._check_writable()
-            for folder in orphans:
-                if not folder.pending:
-                    shutil.rmtree(folder.path, ignore_errors=True)
-        return orphans
-
-    def verify_weights(self, record: VersionRecord) -> Path:
-        """The version's weights file, checked against the sha256 recorded at registration."""
-        from ganzoo.errors import IntegrityError
-
-        path = record.path / WEIGHTS_NAME
-        if record.weights_sha256 is None or not path.is_file():
-            return path
-        if _sha256(path) != record.weights_sha256:
-            from ganzoo.weights import read_weights
-
-            read_weights(path)  # a damaged file: its own checks say exactly what is wrong
-            raise IntegrityError(
-                f"{path} was changed after {record.ref} was registered (its sha256 no longer "
-                "matches the index); refusing to use it. Restore the original file, or "
-                f"remove the version with 'ganzoo runs rm {record.ref}'"
-            )
-        return path
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -495,40 +364,6 @@ class RunStore:
         known = ", ".join(str(r.version) for r in versions)
         raise UnknownVersionError(
             f"{parsed} does not exist; versions of {parsed.model_id}: {known}." + hint)
-
-
-@dataclass(frozen=True)
-class WorkFolder:
-    """A folder under ``work/``: a run in progress, or one whose process is gone."""
-
-    path: Path
-    pid: int | None
-    live: bool
-    pending: bool  # holds a finished run that was never registered
-    size: int
-
-
-def process_start_time(pid: int) -> float | None:
-    """When ``pid`` started (clock ticks since boot, from /proc), or None where unknown.
-
-    With the pid it identifies a process for good: a pid reused later has another start time.
-    """
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        return float(stat.rpartition(")")[2].split()[19])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _alive(pid: int, start_time: float | None) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # another user's live process
-    now = process_start_time(pid)
-    return start_time is None or now is None or now == start_time
 
 
 def _writable(path: Path) -> bool:
