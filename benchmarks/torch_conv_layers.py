@@ -1,9 +1,9 @@
 """Forward + backward time and GFLOP/s of each convolution of a card, per torch formulation.
 
-This is the measurement behind ``ganzoo_torch.fast_path``: for every conv / transposed-conv
-layer of a card's networks it times, on the CPU, the layer as the plain build computes it
-(NCHW), in channels-last memory, and (stride-1 transposes) as a convolution with the flipped
-kernel, at the recipe's batch size, input gradients included as in training.
+This is the measurement behind ``ganzoo_torch.builder.speed_up_for``: for every conv /
+transposed-conv layer of a card's networks it times, on the CPU, the layer as the plain build
+computes it (NCHW), in channels-last memory, and (stride-1 transposes) as a convolution with
+the flipped kernel, at the recipe's batch size, input gradients included as in training.
 
     python benchmarks/torch_conv_layers.py                     # dcgan seed000, combined seed001
     python benchmarks/torch_conv_layers.py --cards dcgan:seed000 --repeats 7 --threads 2
@@ -19,8 +19,8 @@ import time
 import torch
 
 from ganzoo.cards import builtin_cards
+from ganzoo_torch.builder import build_network
 from ganzoo_torch.layers import SameConv2d, SameConvTranspose2d
-from ganzoo_torch.nets import build_network
 
 
 def layer_flops(module: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:

@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from ganzoo.cards import builtin_cards
 from ganzoo.protocols import TrainConfig
 from ganzoo_torch.backend import create_backend
-from ganzoo_torch.nets import build_network
+from ganzoo_torch.builder import build_network
 
 
 def plain_optimizer(spec, params):

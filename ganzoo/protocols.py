@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from ganzoo.cards import ModelCard, Recipe
 
 Arrays = dict[str, "np.ndarray"]
+# The metrics every Trainer.run_steps returns, in this order (see Trainer.run_steps).
+METRIC_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
 
 
 @runtime_checkable
@@ -66,9 +68,9 @@ class Trainer(Protocol):
     def run_steps(self, epoch: int, start: int, count: int) -> dict[str, float]:
         """Run ``count`` steps of ``epoch`` from step ``start``; return their mean metrics.
 
-        Keys: ``d_loss``, ``g_loss``, ``d_real`` and ``d_fake`` (mean discriminator
-        probabilities on real and generated images). Reading metrics back once per call, not
-        per step, keeps host syncs off the hot path.
+        Keys (:data:`METRIC_KEYS`): ``d_loss``, ``g_loss``, ``d_real`` and ``d_fake`` (mean
+        discriminator probabilities on real and generated images). Reading metrics back once
+        per call, not per step, keeps host syncs off the hot path.
         """
         ...
 

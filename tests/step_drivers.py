@@ -13,9 +13,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ganzoo.cards import Recipe
-from ganzoo.protocols import TrainConfig
-
-METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
+from ganzoo.protocols import METRIC_KEYS, TrainConfig
 
 
 def _config(recipe: Recipe, backend: str, batch: int, **extra: object) -> TrainConfig:
@@ -48,7 +46,7 @@ def torch_trainer(recipe: Recipe, weights: dict[str, np.ndarray], batch: int,
     """The torch trainer for ``recipe`` (one CPU thread) with ``weights`` loaded (``load``
     False: the trainer's own initialisation)."""
     from ganzoo_torch.backend import create_backend
-    from ganzoo_torch.nets import load_canonical_weights
+    from ganzoo_torch.canonical import load_canonical_weights
 
     trainer = create_backend(None).create_trainer(
         None, recipe, _config(recipe, "torch", batch, torch_threads=1),
@@ -70,7 +68,7 @@ def torch_step(trainer, real: np.ndarray, noise: list[np.ndarray]) -> dict[str, 
     with trainer.rng.active():
         metrics = trainer.steps.by_name(trainer.recipe.step)(images)
     assert queue.drawn == len(noise), f"the step drew {queue.drawn} latent batches"
-    return dict(zip(METRICS, (float(m) for m in metrics), strict=True))
+    return dict(zip(METRIC_KEYS, (float(m) for m in metrics), strict=True))
 
 
 def keras_trainer(recipe: Recipe, weights: dict[str, np.ndarray], batch: int,
@@ -92,10 +90,10 @@ def keras_step(trainer, real: np.ndarray, noise: list[np.ndarray]) -> dict[str, 
     from ganzoo_keras.runtime import tf
 
     queue = _Queue(noise, tf.constant)
-    trainer.updates.noise = queue
-    metrics = trainer.updates.get(trainer.recipe.step)(tf.constant(real, tf.float32))
+    trainer.steps.noise = queue
+    metrics = trainer.steps.by_name(trainer.recipe.step)(tf.constant(real, tf.float32))
     assert queue.drawn == len(noise), f"the step drew {queue.drawn} latent batches"
-    return dict(zip(METRICS, (float(m) for m in np.asarray(metrics)), strict=True))
+    return dict(zip(METRIC_KEYS, (float(m) for m in np.asarray(metrics)), strict=True))
 
 
 def noise_draws(recipe: Recipe) -> int:
@@ -125,6 +123,6 @@ def fix_penalty_draws(backend: str, trainer, recipe: Recipe,
         from ganzoo_keras.runtime import tf
         from ganzoo_keras.steps import penalty_term
 
-        trainer.updates.penalty = penalty_term(
+        trainer.steps.penalty = penalty_term(
             penalty_for(recipe), trainer.discriminator, recipe.penalty.weight,
             lambda n: tf.constant(next(draws)[:n]))

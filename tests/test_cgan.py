@@ -26,7 +26,8 @@ torch = pytest.importorskip("torch")
 if importlib.util.find_spec("tensorflow") is None:
     pytest.skip("tensorflow is not installed", allow_module_level=True)
 
-from ganzoo_torch.nets import build_network, canonical_weights  # noqa: E402
+from ganzoo_torch.builder import build_network  # noqa: E402
+from ganzoo_torch.canonical import canonical_weights  # noqa: E402
 
 pytestmark = [pytest.mark.torch, pytest.mark.keras]
 
@@ -231,11 +232,11 @@ def test_one_training_step_updates_the_same_weights_in_torch_and_keras(step, los
 
     for part in ("generator", "discriminator"):
         from_canonical(getattr(k, part), part, initial)
-    k.updates.noise = _Queue(noise, tf.constant)
-    k.updates.fake_labels = _Queue(fake_labels, lambda b: tf.constant(b, tf.int32))
-    k_metrics = np.asarray(k.updates.get(step)(tf.constant(real),
+    k.steps.noise = _Queue(noise, tf.constant)
+    k.steps.fake_labels = _Queue(fake_labels, lambda b: tf.constant(b, tf.int32))
+    k_metrics = np.asarray(k.steps.by_name(step)(tf.constant(real),
                                                tf.constant(real_labels, tf.int32)))
-    assert t.steps.noise.drawn == k.updates.noise.drawn == len(noise)
+    assert t.steps.noise.drawn == k.steps.noise.drawn == len(noise)
     for i in range(4):  # d_loss, g_loss, d_real, d_fake
         assert float(t_metrics[i]) == pytest.approx(float(k_metrics[i]), rel=RTOL, abs=ATOL)
     after_t, after_k = t.weights(), k.weights()

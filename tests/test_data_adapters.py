@@ -29,7 +29,7 @@ def test_layout_checks():
 @pytest.mark.torch
 def test_to_torch_is_nchw_float_in_range():
     torch = pytest.importorskip("torch")
-    from ganzoo_torch.adapters import to_torch
+    from ganzoo_torch.data import to_torch
     tensor = to_torch(IMAGES, "cpu")
     assert tensor.dtype == torch.float32 and tuple(tensor.shape) == (5, 1, 28, 28)
     assert tensor.is_contiguous()
@@ -42,7 +42,7 @@ def test_to_torch_is_nchw_float_in_range():
 @pytest.mark.gpu
 def test_to_torch_places_on_the_device_from_uint8():
     torch = pytest.importorskip("torch")
-    from ganzoo_torch.adapters import to_torch
+    from ganzoo_torch.data import to_torch
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
     tensor = to_torch(IMAGES, "cuda")
@@ -53,7 +53,7 @@ def test_to_torch_places_on_the_device_from_uint8():
 @pytest.mark.keras
 def test_to_tensorflow_is_nhwc_float_in_range():
     pytest.importorskip("tensorflow")
-    from ganzoo_keras.adapters import to_tensorflow  # imports torch first (the safe order)
+    from ganzoo_keras.data import to_tensorflow  # imports torch first (the safe order)
 
     tensor = to_tensorflow(IMAGES)
     assert tensor.dtype.name == "float32" and tuple(tensor.shape) == (5, 28, 28, 1)

@@ -15,7 +15,7 @@ from ganzoo.errors import UsageError
 from ganzoo.launching import check_supported
 from ganzoo.protocols import Capabilities, TrainConfig
 from ganzoo.training.config import build_config, check_batch_size, epoch_steps
-from ganzoo_torch.device_data import resolve_device
+from ganzoo_torch.runtime import resolve_device
 
 MLP = {c.family: c for c in builtin_cards()}["mlp"]
 

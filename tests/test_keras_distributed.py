@@ -143,7 +143,7 @@ def trained(recipe, devices, start):
     if start is not None:
         for part in ("generator", "discriminator"):
             from_canonical(getattr(trainer, part), part, start)
-    trainer.updates.noise = SharedNoise(recipe.latent_dim)
+    trainer.steps.noise = SharedNoise(recipe.latent_dim)
     before = trainer.weights()
     metrics = trainer.run_steps(0, 0, STEPS)
     return before, trainer.weights(), metrics, trainer

@@ -95,7 +95,7 @@ def combined(images):
 
 
 def test_combined_generator_update_leaves_the_discriminator_untouched(combined):
-    updates = combined.updates
+    updates = combined.steps
     d_before, g_before = snapshot(combined.discriminator), snapshot(combined.generator)
     g_loss = tf.function(lambda: updates.combined_generator_update(BATCH))()
     assert np.isfinite(float(g_loss))
@@ -107,7 +107,7 @@ def test_combined_generator_update_leaves_the_discriminator_untouched(combined):
 
 
 def test_combined_discriminator_update_leaves_the_generator_untouched(combined):
-    updates = combined.updates
+    updates = combined.steps
     real = combined.images[:BATCH]
     # What D says of the real batch before its update, with the very dropout masks the update
     # will draw: its weights, BN statistics and seed states are put back after the look.
@@ -169,7 +169,7 @@ def replayed_metrics(recipe, images):
     first, fed to the step function the recipe names (traced, as the trainer's loop is)."""
     twin = make(recipe, images)
     first = epoch_permutation(len(images), twin.config.seed, 0)[:BATCH]
-    values = tf.function(twin.updates.get(recipe.step))(tf.gather(twin.images, first))
+    values = tf.function(twin.steps.by_name(recipe.step))(tf.gather(twin.images, first))
     return dict(zip(("d_loss", "g_loss", "d_real", "d_fake"), values.numpy(), strict=True))
 
 

@@ -306,7 +306,7 @@ def run_steps(backend: str, recipe, weights, reals, noises):
         from ganzoo_keras.steps import penalty_term
 
         if recipe.penalty:
-            trainer.updates.penalty = penalty_term(
+            trainer.steps.penalty = penalty_term(
                 penalty_for(recipe), trainer.discriminator, recipe.penalty.weight,
                 lambda n: tf().constant(next(eps)[:n]))
         step = keras_step
@@ -316,7 +316,7 @@ def run_steps(backend: str, recipe, weights, reals, noises):
 
 def load_weights(backend: str, trainer, recipe, weights) -> None:
     if backend == "torch":
-        from ganzoo_torch.nets import load_canonical_weights
+        from ganzoo_torch.canonical import load_canonical_weights
 
         for part in ("generator", "discriminator"):
             load_canonical_weights(getattr(trainer, part), getattr(recipe, part), part, weights)

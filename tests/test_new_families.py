@@ -1,7 +1,7 @@
 """The families of issue 13 (wgangp, lsgan, sngan) on torch and Keras.
 
 Beside the catalog-wide tests that run every card (counts in test_cards.py, builds in
-test_torch_nets.py and test_keras_architecture.py, forward parity with plain Keras layers in
+test_torch_builder.py and test_keras_architecture.py, forward parity with plain Keras layers in
 test_torch_keras_parity.py, one training step in test_step_parity.py, export and import in
 test_export_cross_backend.py), this file checks, for each new family:
 
@@ -69,7 +69,8 @@ def test_the_cards_say_what_the_papers_say():
 def _random_weights(recipe, seed: int) -> dict[str, np.ndarray]:
     """Canonical weights for both networks: torch's initialisation, then trained-looking
     biases and batch-norm statistics and random unit ``u`` vectors."""
-    from ganzoo_torch.nets import build_network, canonical_weights
+    from ganzoo_torch.builder import build_network
+    from ganzoo_torch.canonical import canonical_weights
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -88,7 +89,8 @@ def _random_weights(recipe, seed: int) -> dict[str, np.ndarray]:
 
 
 def _torch_nets(recipe, weights):
-    from ganzoo_torch.nets import build_network, load_canonical_weights
+    from ganzoo_torch.builder import build_network
+    from ganzoo_torch.canonical import load_canonical_weights
 
     nets = {}
     for part in ("generator", "discriminator"):
@@ -131,7 +133,7 @@ def _inputs(recipe, seed: int = 3):
 def test_same_weights_give_the_same_outputs_in_both_backends(family):
     """Training-mode forwards (batch statistics, power iteration) twice, then inference."""
     from ganzoo_keras.canonical import to_canonical
-    from ganzoo_torch.nets import canonical_weights
+    from ganzoo_torch.canonical import canonical_weights
 
     recipe = recipe_of(family)
     weights = _random_weights(recipe, seed=1)

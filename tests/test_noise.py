@@ -83,7 +83,7 @@ def trainer_noise(backend: str, kind: str):
         trainer = torch_trainer(recipe, {}, 4, load=False)
         return lambda n: trainer.steps.noise(n).cpu().numpy()
     trainer = keras_trainer(recipe, {}, 4, load=False)
-    return lambda n: np.asarray(trainer.updates.noise(n))
+    return lambda n: np.asarray(trainer.steps.noise(n))
 
 
 @pytest.mark.parametrize("kind", KINDS)

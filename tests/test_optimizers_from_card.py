@@ -82,8 +82,8 @@ def test_keras_optimizers_hold_the_cards_settings(family, name):
     from ganzoo_keras.runtime import keras
 
     recipe, trainer = build("keras", family, name)
-    used = {"generator": trainer.updates.g_optimizer,
-            "discriminator": trainer.updates.d_optimizer}
+    used = {"generator": trainer.steps.g_optimizer,
+            "discriminator": trainer.steps.d_optimizer}
     for part in PARTS:
         spec, optimizer = recipe.optimizers[part], trainer.optimizers[part]
         assert used[part] is optimizer, part

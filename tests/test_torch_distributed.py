@@ -178,11 +178,11 @@ def test_cli_devices_two_trains_under_torchrun_and_registers_once(tmp_path):
 def test_devices_are_launched_by_the_backend(monkeypatch):
     """torch launches torchrun ranks; keras launches nothing (one process, MirroredStrategy)."""
     from ganzoo_keras.backend import KerasBackend
-    from ganzoo_torch import launch
+    from ganzoo_torch import distributed
     from ganzoo_torch.backend import TorchBackend
 
     launched = []
-    monkeypatch.setattr(launch, "run_ranks", lambda cmd, n: launched.append(cmd) or 0)
+    monkeypatch.setattr(distributed, "run_ranks", lambda cmd, n: launched.append(cmd) or 0)
     assert KerasBackend().launch(2, ["train", "mlp-keras"]) is None
     assert launched == []
     assert TorchBackend().launch(2, ["train", "mlp-torch"]) == 0
@@ -222,7 +222,7 @@ def test_ctrl_c_reaches_each_rank_once_and_registers_an_interrupted_version(tmp_
 
 
 def test_child_pids_reads_parents_from_proc(tmp_path):
-    from ganzoo_torch.launch import child_pids
+    from ganzoo_torch.distributed import child_pids
 
     for pid, comm, ppid in [(10, "python", 1), (11, "pt_elastic (x) y", 10), (12, "z", 10),
                             (13, "other", 11)]:

@@ -17,7 +17,8 @@ torch = pytest.importorskip("torch")
 if importlib.util.find_spec("tensorflow") is None:
     pytest.skip("tensorflow is not installed", allow_module_level=True)
 
-from ganzoo_torch.nets import build_network, canonical_weights, load_canonical_weights  # noqa: E402
+from ganzoo_torch.builder import build_network  # noqa: E402
+from ganzoo_torch.canonical import canonical_weights, load_canonical_weights  # noqa: E402
 
 pytestmark = [pytest.mark.torch, pytest.mark.keras]
 

@@ -15,7 +15,7 @@ from ganzoo.protocols import TrainConfig, Trainer
 torch = pytest.importorskip("torch")
 
 from ganzoo_torch.backend import create_backend  # noqa: E402
-from ganzoo_torch.device_data import epoch_permutation  # noqa: E402
+from ganzoo_torch.data import epoch_permutation  # noqa: E402
 
 pytestmark = pytest.mark.torch
 

@@ -23,8 +23,8 @@ if importlib.util.find_spec("tensorflow") is None:  # not importorskip: torch mu
 from ganzoo_keras.builder import build_network as keras_build  # noqa: E402
 from ganzoo_keras.canonical import from_canonical, to_canonical  # noqa: E402
 from ganzoo_keras.runtime import keras, tf  # noqa: E402
-from ganzoo_torch.fast_path import speed_up_for  # noqa: E402
-from ganzoo_torch.nets import build_network, canonical_weights  # noqa: E402
+from ganzoo_torch.builder import build_network, speed_up_for  # noqa: E402
+from ganzoo_torch.canonical import canonical_weights  # noqa: E402
 
 pytestmark = [pytest.mark.torch, pytest.mark.keras]
 
@@ -87,7 +87,7 @@ def _both(spec, prefix="net", seed=0):
         if key.endswith(".bias") or (key.endswith(".weight") and value.ndim == 1):
             weights[key] = rng.normal(1.0 if key.endswith("weight") else 0.0, 0.3,
                                       value.shape).astype(np.float32)
-    from ganzoo_torch.nets import load_canonical_weights
+    from ganzoo_torch.canonical import load_canonical_weights
 
     load_canonical_weights(net, spec, prefix, weights)
     model = keras_build(spec, prefix)
@@ -287,7 +287,7 @@ def test_the_normalised_kernel_has_spectral_norm_one(name):
     axis = 1 if spec.layers[0].kind == "conv_transpose" else 0
     kernel = layer.kernel().detach().movedim(axis, 0).flatten(1).numpy()
     assert np.linalg.svd(kernel, compute_uv=False)[0] == pytest.approx(1.0, abs=1e-4)
-    from ganzoo_keras.spectral import spectral_normalised
+    from ganzoo_keras.layers import spectral_normalised
 
     k_layer = model.layers[0]
     k_kernel, _ = spectral_normalised(k_layer.kernel, k_layer.sn_u, k_layer.OUT_AXIS)

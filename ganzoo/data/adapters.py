@@ -1,7 +1,7 @@
 """From a dataset's uint8 images to the one layout every backend adapter starts from.
 
 Pixels become ``(x - 127.5) / 127.5`` (0 -> -1, 255 -> 1) in each backend's own adapter
-(``ganzoo_torch.adapters.to_torch``, ``ganzoo_keras.adapters.to_tensorflow``): the core holds
+(``ganzoo_torch.data.to_torch``, ``ganzoo_keras.data.to_tensorflow``): the core holds
 no framework code. What they share, checking and laying out the uint8 array, is here.
 """
 

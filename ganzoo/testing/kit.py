@@ -23,9 +23,8 @@ import numpy as np
 
 from ganzoo.catalog import Catalog, ModelSpec
 from ganzoo.noise import draw_noise
-from ganzoo.protocols import TrainConfig
+from ganzoo.protocols import METRIC_KEYS, TrainConfig
 
-METRIC_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
 FRAMEWORKS = frozenset({"torch", "tensorflow", "keras", "jax", "flax"})
 # Two runs that should be the same run may differ by float rounding, never by a step.
 ATOL = 1e-6

@@ -19,15 +19,15 @@ from ganzoo_keras.trainer import KerasTrainer
 if TYPE_CHECKING:
     from ganzoo.catalog import ModelSpec
 
+# Where load_generator / load_discriminator place a network: a GPU when there is one.
+LOAD_DEVICE = "auto"
+
 
 class KerasBackend:
     """One family (card) on Keras 3; implements ``ganzoo.protocols.Backend``."""
 
     # Several devices in this one process (MirroredStrategy), GPUs, mixed_bfloat16, XLA jit.
     capabilities = Capabilities(multi_device=True, cuda=True, amp=True, compile=True)
-
-    def __init__(self, spec: ModelSpec | None = None):
-        self.spec = spec
 
     def launch(self, devices: int, argv: list[str]) -> None:
         """Nothing to launch: this process trains on every device under a MirroredStrategy
@@ -48,26 +48,30 @@ class KerasBackend:
                        images: np.ndarray, labels: np.ndarray | None = None) -> KerasTrainer:
         return KerasTrainer(recipe, config, images, labels)
 
-    def load_generator(self, recipe: Recipe, weights: Mapping[str, np.ndarray],
-                       device: str = "auto") -> KerasGenerator:
-        model, placed = _loaded(recipe.generator, "generator", weights, device)
+    def load_generator(self, recipe: Recipe, weights: Mapping[str, np.ndarray]
+                       ) -> KerasGenerator:
+        """A generator with canonical ``generator.*`` weights (WeightsFileError on a misfit)."""
+        model, placed = _loaded(recipe.generator, "generator", weights)
         return KerasGenerator(model, recipe.latent_dim, placed)
 
-    def load_discriminator(self, recipe: Recipe, weights: Mapping[str, np.ndarray],
-                           device: str = "auto") -> KerasDiscriminator:
-        model, placed = _loaded(recipe.discriminator, "discriminator", weights, device)
+    def load_discriminator(self, recipe: Recipe, weights: Mapping[str, np.ndarray]
+                           ) -> KerasDiscriminator:
+        """A discriminator with canonical ``discriminator.*`` weights."""
+        model, placed = _loaded(recipe.discriminator, "discriminator", weights)
         return KerasDiscriminator(model, placed)
 
 
 def create_backend(spec: ModelSpec | None = None) -> KerasBackend:
-    """The factory named in the plugin's registration (``ganzoo_keras.backend:create_backend``)."""
-    return KerasBackend(spec)
+    """The factory named in the plugin's registration (``ganzoo_keras.backend:create_backend``);
+    the backend serves every family, so it needs nothing from ``spec``."""
+    return KerasBackend()
 
 
-def _loaded(spec: NetSpec, part: str, weights: Mapping[str, np.ndarray],
-            device: str) -> tuple[keras.Sequential, str]:
-    """The ``part`` network built from ``spec`` on ``device``, its canonical weights loaded."""
-    placed = resolve_device(device)
+def _loaded(spec: NetSpec, part: str, weights: Mapping[str, np.ndarray]
+            ) -> tuple[keras.Sequential, str]:
+    """The ``part`` network built from ``spec`` on :data:`LOAD_DEVICE`, its canonical weights
+    loaded."""
+    placed = resolve_device(LOAD_DEVICE)
     with tf.device(placed):
         model = build_network(spec, part)
     from_canonical(model, part, weights)

@@ -10,9 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from ganzoo.architecture import LayerSpec, NetSpec
 from ganzoo.protocols import LayerRow
-from ganzoo_keras.labels import LabelConcat, LabelProjection
+from ganzoo_keras.layers import (
+    LabelConcat,
+    LabelProjection,
+    SpectralConv2D,
+    SpectralConv2DTranspose,
+    SpectralDense,
+)
 from ganzoo_keras.runtime import keras
-from ganzoo_keras.spectral import SpectralConv2D, SpectralConv2DTranspose, SpectralDense
 
 if TYPE_CHECKING:
     from ganzoo.cards import Recipe

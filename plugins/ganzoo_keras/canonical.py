@@ -20,7 +20,7 @@ LabelProjection
 A conditional network's layers are found by name (``<prefix>.<i>``, ``<prefix>.embedding``),
 not position: its functional model also holds input and ``Add`` layers.
 
-``Spectral*`` are the spectrally normalised layers of :mod:`ganzoo_keras.spectral`; their
+``Spectral*`` are the spectrally normalised layers of :mod:`ganzoo_keras.layers`; their
 kernels map as the plain layer's.
 """
 

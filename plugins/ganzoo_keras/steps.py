@@ -101,10 +101,13 @@ class GanSteps:
         # No op at all at 1.0, so single-device graphs are exactly what they were.
         return loss if self.loss_scale == 1.0 else loss * self.loss_scale
 
-    def get(self, kind: str) -> Callable[[tf.Tensor], tf.Tensor]:
-        """The step function for ``recipe.step``."""
-        return {"simultaneous": self.simultaneous, "alternating": self.alternating,
-                "combined": self.combined}[kind]
+    def by_name(self, step: str) -> Callable[[tf.Tensor], tf.Tensor]:
+        """The step function a recipe names (simultaneous, alternating or combined)."""
+        steps = {"simultaneous": self.simultaneous, "alternating": self.alternating,
+                 "combined": self.combined}
+        if step not in steps:
+            raise ValueError(f"unknown step '{step}' (expected one of {', '.join(steps)})")
+        return steps[step]
 
     # -- building blocks ------------------------------------------------------------------
 

@@ -24,18 +24,18 @@ import numpy as np
 from ganzoo.cards import Recipe
 from ganzoo.conditioning import training_labels
 from ganzoo.errors import UsageError, WeightsFileError
-from ganzoo.protocols import TrainConfig
+from ganzoo.protocols import METRIC_KEYS, TrainConfig
 from ganzoo.training.config import check_batch_size, epoch_steps
 from ganzoo_keras.builder import build_network, random_states
 from ganzoo_keras.canonical import from_canonical, to_canonical
 from ganzoo_keras.data import epoch_permutation, images_to_tensor
+from ganzoo_keras.distributed import mirrored_strategy
 from ganzoo_keras.inference import KerasGenerator
 from ganzoo_keras.losses import loss_for, penalty_for, reports_probabilities
 from ganzoo_keras.optimizers import make_optimizer
-from ganzoo_keras.runtime import keras, mirrored_strategy, resolve_device, tf
+from ganzoo_keras.runtime import keras, resolve_device, tf
 from ganzoo_keras.steps import GanSteps, penalty_term
 
-METRICS = ("d_loss", "g_loss", "d_real", "d_fake")
 PARTS = ("generator", "discriminator")
 CONV_KINDS = ("conv", "conv_transpose")
 # XLA's compile takes seconds longer than tracing; below this many steps it does not pay back.
@@ -70,7 +70,7 @@ class KerasTrainer:
     ``rng.<part>.<layer>.<j>`` for Keras seed-generator states (dropout).
 
     ``config.extra["deterministic"]`` turns on TensorFlow's op determinism (needed on GPUs).
-    ``updates`` (a :class:`~ganzoo_keras.steps.GanSteps`) holds the networks, optimisers and
+    ``steps`` (a :class:`~ganzoo_keras.steps.GanSteps`) holds the networks, optimisers and
     step functions, for tests and tools that drive single updates.
 
     ``strategy`` is the ``MirroredStrategy`` when ``config.devices > 1`` (else ``None``);
@@ -133,17 +133,17 @@ class KerasTrainer:
                               else tf.random.Generator.from_seed(config.seed + 0x1ABE1))
 
         penalty = penalty_for(recipe)
-        self.updates = GanSteps(self.generator, self.discriminator,
-                               self.optimizers["generator"], self.optimizers["discriminator"],
-                               self._noise, recipe.d_batches, loss_scale=1.0 / self.replicas,
-                               loss=loss_for(recipe),
-                               probabilities=reports_probabilities(recipe),
-                               penalty=None if penalty is None else penalty_term(
-                                   penalty, self.discriminator, recipe.penalty.weight,
-                                   self._uniform),
-                               d_steps_per_g=self.batches_per_step,
-                               fake_labels=None if self.label_rng is None else self._labels)
-        self._step = self.updates.get(recipe.step)
+        self.steps = GanSteps(self.generator, self.discriminator,
+                              self.optimizers["generator"], self.optimizers["discriminator"],
+                              self._noise, recipe.d_batches, loss_scale=1.0 / self.replicas,
+                              loss=loss_for(recipe),
+                              probabilities=reports_probabilities(recipe),
+                              penalty=None if penalty is None else penalty_term(
+                                  penalty, self.discriminator, recipe.penalty.weight,
+                                  self._uniform),
+                              d_steps_per_g=self.batches_per_step,
+                              fake_labels=None if self.label_rng is None else self._labels)
+        self._step = self.steps.by_name(recipe.step)
         self.xla = use_xla(recipe, config, self.steps_per_epoch) and self.strategy is None
         image_spec = tf.TensorSpec((n, *recipe.image_shape), tf.float32)
         # A partial, not the bound method: TF keys its "frequent retracing" warning on the code
@@ -183,7 +183,7 @@ class KerasTrainer:
         # those make XLA treat ``start`` and ``count`` as constants and recompile every call.
         batch = self.batch_size * self.batches_per_step  # images one step takes
         offsets = tf.range(batch)
-        totals = tf.zeros([len(METRICS)], tf.float32)
+        totals = tf.zeros([len(METRIC_KEYS)], tf.float32)
         i = tf.constant(0)
         while i < count:
             index = tf.gather(perm, (start + i) * batch + offsets)
@@ -237,7 +237,7 @@ class KerasTrainer:
             means = self._run(self.images, perm, tf.constant(start, tf.int32),
                               tf.constant(count, tf.int32),
                               *([] if self.labels is None else [self.labels]))
-        return dict(zip(METRICS, (float(v) for v in means.numpy()), strict=True))
+        return dict(zip(METRIC_KEYS, (float(v) for v in means.numpy()), strict=True))
 
     # -- outputs ------------------------------------------------------------------------------
 

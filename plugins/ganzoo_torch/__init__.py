@@ -11,12 +11,12 @@ import importlib
 from typing import Any
 
 _PUBLIC = {
-    "build_networks": "nets",
-    "build_network": "nets",
-    "canonical_weights": "nets",
-    "load_canonical_weights": "nets",
-    "to_nhwc_numpy": "tensors",
-    "nhwc_to_tensor": "tensors",
+    "build_networks": "builder",
+    "build_network": "builder",
+    "canonical_weights": "canonical",
+    "load_canonical_weights": "canonical",
+    "to_nhwc_numpy": "runtime",
+    "nhwc_to_tensor": "runtime",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -14,19 +14,20 @@ import torch
 from torch import nn
 
 from ganzoo.architecture import NetSpec
-from ganzoo.noise import as_latent_batch
 from ganzoo.protocols import Capabilities, LayerRow, TrainConfig
-
-from .device_data import resolve_device
-from .nets import TORCH_ONLY_BUFFERS, build_network, load_canonical_weights
-from .tensors import nhwc_to_tensor, to_nhwc_numpy
-from .trainer import TorchTrainer
+from ganzoo_torch import distributed
+from ganzoo_torch.builder import build_network
+from ganzoo_torch.canonical import TORCH_ONLY_BUFFERS, load_canonical_weights
+from ganzoo_torch.inference import TorchDiscriminator, TorchGenerator
+from ganzoo_torch.runtime import resolve_device
+from ganzoo_torch.trainer import TorchTrainer
 
 if TYPE_CHECKING:
     from ganzoo.cards import ModelCard, Recipe
     from ganzoo.catalog import ModelSpec
 
-EVAL_CHUNK = 1024  # images per forward when generating or scoring many at once
+# Where load_generator / load_discriminator place a network: evaluation runs on the CPU.
+LOAD_DEVICE = "cpu"
 
 
 def _build_quietly(spec: NetSpec) -> nn.Sequential:
@@ -65,96 +66,21 @@ def _layer_rows(network: str, spec: NetSpec) -> list[LayerRow]:
     return rows
 
 
-def _labels_tensor(labels: np.ndarray | None, n: int, device: torch.device) -> torch.Tensor:
-    if labels is None:
-        raise ValueError("a class-conditional network needs labels (one per image)")
-    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
-    if len(labels) != n:
-        raise ValueError(f"{len(labels)} labels for {n} images")
-    return torch.from_numpy(labels).to(device)
-
-
-class TorchGenerator:
-    """A generator in evaluation mode (implements :class:`ganzoo.protocols.Generator`)."""
-
-    def __init__(self, module: nn.Module, latent_dim: int, device: torch.device):
-        self.module = module.eval()
-        self.latent_dim = latent_dim
-        self.device = device
-
-    @property
-    def classes(self) -> int | None:
-        """The number of classes of a conditional generator (None: unconditional)."""
-        label = getattr(self.module, "label", None)
-        return None if label is None else label.classes
-
-    def generate(self, noise: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
-        """(N, latent_dim) noise (and, conditional, (N,) labels) to (N, H, W, C) float32
-        images in [-1, 1]."""
-        noise = as_latent_batch(noise, self.latent_dim)
-        y = None if self.classes is None else _labels_tensor(labels, len(noise), self.device)
-        out = []
-        with torch.no_grad():
-            for start in range(0, len(noise), EVAL_CHUNK):
-                z = torch.from_numpy(noise[start : start + EVAL_CHUNK]).to(self.device)
-                if y is None:
-                    out.append(to_nhwc_numpy(self.module(z)))
-                else:
-                    out.append(to_nhwc_numpy(self.module(z, y[start : start + EVAL_CHUNK])))
-        return np.concatenate(out) if out else np.zeros((0, *self._image_shape()), np.float32)
-
-    def _image_shape(self) -> tuple[int, ...]:
-        with torch.no_grad():
-            z = torch.zeros(1, self.latent_dim, device=self.device)
-            if self.classes is not None:
-                return to_nhwc_numpy(self.module(z, torch.zeros(1, dtype=torch.long,
-                                                                device=self.device))).shape[1:]
-            return to_nhwc_numpy(self.module(z)).shape[1:]
-
-
-class TorchDiscriminator:
-    """A discriminator in evaluation mode (implements ``ganzoo.protocols.Discriminator``)."""
-
-    def __init__(self, module: nn.Module, device: torch.device):
-        self.module = module.eval()
-        self.device = device
-
-    def logits(self, images: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
-        """(N, H, W, C) images in [-1, 1] (and, conditional, (N,) labels) to (N,) float32
-        logits (real > 0)."""
-        conditional = getattr(self.module, "label", None) is not None
-        y = _labels_tensor(labels, len(images), self.device) if conditional else None
-        out = []
-        with torch.no_grad():
-            for start in range(0, len(images), EVAL_CHUNK):
-                x = nhwc_to_tensor(images[start : start + EVAL_CHUNK], self.device)
-                logits = self.module(x) if y is None else self.module(
-                    x, y[start : start + EVAL_CHUNK])
-                out.append(logits.reshape(-1).float().cpu().numpy())
-        return np.concatenate(out) if out else np.zeros((0,), np.float32)
-
-
 class TorchBackend:
     """Implements :class:`ganzoo.protocols.Backend` for every card."""
 
     name = "torch"
-    # Several devices through torchrun ranks (launch.py), CUDA, bf16 autocast, torch.compile.
+    # Several devices through torchrun ranks (distributed.py), CUDA, bf16 autocast,
+    # torch.compile.
     capabilities = Capabilities(multi_device=True, cuda=True, amp=True, compile=True)
-
-    def __init__(self, spec: ModelSpec | None = None):
-        self.spec = spec
 
     def launch(self, devices: int, argv: list[str]) -> int:
         """Run ``ganzoo argv`` as ``devices`` torchrun ranks; their exit code."""
-        from .launch import launch
-
-        return launch(devices, argv)
+        return distributed.launch(devices, argv)
 
     def rank(self) -> int | None:
         """This process's torchrun rank (None outside torchrun)."""
-        from .launch import rank
-
-        return rank()
+        return distributed.rank()
 
     def summary(self, recipe: Recipe) -> list[LayerRow]:
         """Both networks layer by layer: output shapes from a real forward, counts from torch."""
@@ -167,30 +93,30 @@ class TorchBackend:
     ) -> TorchTrainer:
         return TorchTrainer(recipe, config, images, labels)
 
-    def load_generator(
-        self, recipe: Recipe, weights: Mapping[str, np.ndarray], device: str = "cpu"
-    ) -> TorchGenerator:
+    def load_generator(self, recipe: Recipe, weights: Mapping[str, np.ndarray]
+                       ) -> TorchGenerator:
         """A generator with canonical ``generator.*`` weights (WeightsFileError on a misfit)."""
-        net, where = _loaded(recipe.generator, "generator", weights, device)
+        net, where = _loaded(recipe.generator, "generator", weights)
         return TorchGenerator(net, recipe.latent_dim, where)
 
-    def load_discriminator(
-        self, recipe: Recipe, weights: Mapping[str, np.ndarray], device: str = "cpu"
-    ) -> TorchDiscriminator:
+    def load_discriminator(self, recipe: Recipe, weights: Mapping[str, np.ndarray]
+                           ) -> TorchDiscriminator:
         """A discriminator with canonical ``discriminator.*`` weights."""
-        net, where = _loaded(recipe.discriminator, "discriminator", weights, device)
+        net, where = _loaded(recipe.discriminator, "discriminator", weights)
         return TorchDiscriminator(net, where)
 
 
 def create_backend(spec: ModelSpec | None = None) -> TorchBackend:
-    """The factory named in the plugin's registration (``ganzoo_torch.backend:create_backend``)."""
-    return TorchBackend(spec)
+    """The factory named in the plugin's registration (``ganzoo_torch.backend:create_backend``);
+    the backend serves every family, so it needs nothing from ``spec``."""
+    return TorchBackend()
 
 
-def _loaded(spec: NetSpec, part: str, weights: Mapping[str, np.ndarray],
-            device: str) -> tuple[torch.nn.Module, torch.device]:
-    """The ``part`` network built from ``spec``, its canonical weights loaded, on ``device``."""
-    where = resolve_device(device)
+def _loaded(spec: NetSpec, part: str, weights: Mapping[str, np.ndarray]
+            ) -> tuple[torch.nn.Module, torch.device]:
+    """The ``part`` network built from ``spec``, its canonical weights loaded, on
+    :data:`LOAD_DEVICE`."""
+    where = resolve_device(LOAD_DEVICE)
     net = _build_quietly(spec)
     load_canonical_weights(net, spec, part, weights)
     return net.to(where), where

@@ -34,7 +34,8 @@ class Loss:
     concat: Callable[[torch.Tensor, int], torch.Tensor] | None = None
 
 
-def _bce(logits: torch.Tensor, label: float) -> torch.Tensor:
+def bce_logits(logits: torch.Tensor, label: float) -> torch.Tensor:
+    """Mean binary cross-entropy of ``logits`` against a constant label (from logits)."""
     logits = logits.float()
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, label))
 
@@ -46,9 +47,9 @@ def _bce_concat(logits: torch.Tensor, batch: int) -> torch.Tensor:
 
 
 BCE_LOGITS = Loss(
-    real=lambda out: _bce(out, 1.0),
-    fake=lambda out: _bce(out, 0.0),
-    generator=lambda out: _bce(out, 1.0),
+    real=lambda out: bce_logits(out, 1.0),
+    fake=lambda out: bce_logits(out, 0.0),
+    generator=lambda out: bce_logits(out, 1.0),
     concat=_bce_concat,
 )
 LEAST_SQUARES = Loss(

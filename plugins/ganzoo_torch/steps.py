@@ -26,7 +26,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from .losses import BCE_LOGITS, Loss
+from ganzoo_torch.losses import BCE_LOGITS, Loss
 
 Metrics = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]
 # (real batch, fake batch) -> the weighted penalty added to the discriminator's loss.

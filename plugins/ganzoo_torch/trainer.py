@@ -13,27 +13,22 @@ import torch
 from ganzoo.cards import Recipe
 from ganzoo.conditioning import training_labels
 from ganzoo.errors import UsageError
-from ganzoo.protocols import TrainConfig
+from ganzoo.protocols import METRIC_KEYS, TrainConfig
 from ganzoo.training.config import epoch_steps
-
-from .adapters import to_torch
-from .device_data import (
+from ganzoo_torch.builder import build_network, image_layout, speed_up_for
+from ganzoo_torch.canonical import canonical_weights, load_canonical_weights
+from ganzoo_torch.data import (
     LabelSampler,
     NoiseSampler,
     PrivateRandomState,
     epoch_permutation,
-    resolve_device,
-    use_cores,
+    to_torch,
 )
-from .distributed import join_world
-from .fast_path import image_layout, speed_up_for
-from .losses import loss_for, penalty_for, reports_probabilities
-from .nets import build_network, canonical_weights, load_canonical_weights
-from .optimizers import load_optimizer_state, make_optimizer, optimizer_state
-from .steps import GanSteps, penalty_term
-from .tensors import to_nhwc_numpy
-
-METRIC_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
+from ganzoo_torch.distributed import join_world
+from ganzoo_torch.losses import loss_for, penalty_for, reports_probabilities
+from ganzoo_torch.optimizers import load_optimizer_state, make_optimizer, optimizer_state
+from ganzoo_torch.runtime import resolve_device, to_nhwc_numpy, use_cores
+from ganzoo_torch.steps import GanSteps, penalty_term
 
 
 class TorchTrainer:

@@ -1,4 +1,10 @@
-"""Where training runs and what it draws: the device, the batch order and the noise.
+"""What a torch training run consumes: the images as one device tensor, and the batch order,
+noise and labels it draws.
+
+Pixels become ``(x - 127.5) / 127.5`` (0 -> -1, 255 -> 1), the seeds' formula; the
+subtraction is exact in float32, so only the division rounds. The uint8 array crosses to the
+device as is, a quarter of the bytes of float32, and is converted there; the trainer then
+slices batches out of the device tensor, so the hot path makes no host-to-device copies.
 
 Everything a step consumes is drawn on the training device from seeded ``torch.Generator``s,
 so a step never waits on the host, and a resumed run regenerates the same batches.
@@ -7,43 +13,21 @@ so a step never waits on the host, and a resumed run regenerates the same batche
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import torch
 
-from ganzoo.devices import parse_device
-from ganzoo.errors import UsageError
+from ganzoo.data.adapters import as_nhwc_uint8
 
 
-def resolve_device(name: str) -> torch.device:
-    """The torch device for ``name`` (:func:`ganzoo.devices.parse_device`'s vocabulary):
-    ``auto`` is CUDA when available, else the CPU; asking for a missing GPU is an error."""
-    asked = parse_device(name)
-    if asked.kind == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if asked.kind == "cpu":
-        return torch.device("cpu")
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    if count <= (asked.index or 0):
-        raise UsageError(f"--device {asked} was asked for, but torch sees {count} CUDA "
-                         "device(s); use --device cpu or auto")
-    return torch.device("cuda", asked.index)
-
-
-def use_cores(count: int | None = None) -> None:
-    """Let torch use ``count`` threads; by default ``OMP_NUM_THREADS`` where the user set it
-    (on a machine shared with other jobs one thread can be several times faster than two:
-    benchmarks/README.md), else every core this process may run on."""
-    if count is None and os.environ.get("OMP_NUM_THREADS", "").strip().isdigit():
-        count = int(os.environ["OMP_NUM_THREADS"])
-    if count is None:
-        try:
-            count = len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - not Linux
-            count = os.cpu_count() or 1
-    torch.set_num_threads(max(1, int(count)))
+def to_torch(images: np.ndarray, device: Any = "cpu") -> torch.Tensor:
+    """(N, H, W[, C]) uint8 -> float32 (N, C, H, W) in [-1, 1] on ``device``, in one transfer."""
+    raw = torch.from_numpy(as_nhwc_uint8(images)).to(device)
+    # NHWC -> NCHW while still uint8 (cheap), then convert in place on the device.
+    nchw = raw.permute(0, 3, 1, 2).contiguous()
+    return nchw.to(torch.float32).sub_(127.5).div_(127.5)
 
 
 def _mixed_seed(*parts: int) -> int:

@@ -1,4 +1,5 @@
-"""The CPU fast path computes the same networks: same outputs, gradients and resumable state."""
+"""The CPU fast path of ganzoo_torch.builder computes the same networks: same outputs, gradients
+and resumable state."""
 
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ from ganzoo.protocols import TrainConfig
 torch = pytest.importorskip("torch")
 
 from ganzoo_torch.backend import create_backend  # noqa: E402
-from ganzoo_torch.fast_path import image_layout, speed_up_for  # noqa: E402
+from ganzoo_torch.builder import build_network, image_layout, speed_up_for  # noqa: E402
 from ganzoo_torch.layers import SameConvTranspose2d  # noqa: E402
-from ganzoo_torch.nets import build_network  # noqa: E402
 
 pytestmark = pytest.mark.torch
 
@@ -138,7 +138,7 @@ def test_speed_up_switches_every_dropout_on_cpu():
 def test_threads_follow_omp_num_threads_where_the_user_set_it(monkeypatch):
     import os
 
-    from ganzoo_torch.device_data import use_cores
+    from ganzoo_torch.runtime import use_cores
 
     before = torch.get_num_threads()
     try:

@@ -16,8 +16,9 @@ from ganzoo.errors import WeightsFileError
 torch = pytest.importorskip("torch")
 
 from ganzoo_torch.backend import create_backend  # noqa: E402
+from ganzoo_torch.builder import build_network  # noqa: E402
+from ganzoo_torch.canonical import canonical_weights, load_canonical_weights  # noqa: E402
 from ganzoo_torch.layers import tf_same_conv_padding, tf_same_transpose_padding  # noqa: E402
-from ganzoo_torch.nets import build_network, canonical_weights, load_canonical_weights  # noqa: E402
 
 pytestmark = pytest.mark.torch
 

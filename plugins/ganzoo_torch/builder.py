@@ -2,23 +2,24 @@
 
 Because module indices equal spec indices, ``state_dict()`` keys are the canonical names
 without their prefix (``generator.3.weight`` is module 3's ``weight``, ``generator.3.sn_u``
-its spectral-norm vector). Only ``num_batches_tracked`` is torch-only; it is dropped on export
-and ignored on import.
+its spectral-norm vector); :mod:`ganzoo_torch.canonical` reads and writes them.
+
+:func:`speed_up_for` and :func:`image_layout` are the device-specific layout of the same
+networks, chosen by measurement. They change no parameter's shape or name, so weights,
+checkpoints and exports are the same whichever is used; the plain build
+(:func:`build_network`) stays what a seed reader would write, and the benchmarks' seed-style
+loops use that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 from torch import nn
 
 from ganzoo.architecture import KERNEL_KINDS, OUTPUT_AXIS, LabelInput, LayerSpec, NetSpec
-from ganzoo.errors import WeightsFileError
-
-from .layers import (
+from ganzoo_torch.layers import (
     BatchNorm1d,
     BatchNorm2d,
     Conv2d,
@@ -35,9 +36,6 @@ from .layers import (
 
 if TYPE_CHECKING:
     from ganzoo.cards import Recipe
-
-TORCH_ONLY_BUFFERS = ("num_batches_tracked",)
-
 
 def build_networks(recipe: Recipe) -> tuple[nn.Sequential, nn.Sequential]:
     """The recipe's (generator, discriminator), built as ganzoo's own torch trainer builds them.
@@ -170,45 +168,29 @@ def keras_init_(net: nn.Module) -> None:
             nn.init.xavier_uniform_(net.embedding.weight)
 
 
-def canonical_weights(net: nn.Module, prefix: str) -> dict[str, np.ndarray]:
-    """The network's tensors (parameters, BN statistics, ``sn_u``) under canonical names,
-    float32 numpy arrays in the layouts of docs/weights.md (the same as a Keras build's)."""
-    return {
-        f"{prefix}.{key}": value.detach().to("cpu", torch.float32).numpy().copy()
-        for key, value in net.state_dict().items()
-        if key.rsplit(".", 1)[-1] not in TORCH_ONLY_BUFFERS
-    }
+def speed_up_for(net: nn.Module, device: torch.device) -> nn.Module:
+    """Switch ``net`` (in place) to the fastest measured formulation for ``device``.
 
-
-def load_canonical_weights(
-    net: nn.Module, spec: NetSpec, prefix: str, weights: Mapping[str, np.ndarray]
-) -> None:
-    """Copy ``prefix.*`` tensors into ``net``; a missing, extra or mis-shaped one is an error.
-
-    Keys under other prefixes are ignored (an export holds both networks).
+    On CPU: channels-last memory for 4-D tensors (oneDNN's native layout; the convolutions
+    stop converting layouts around every call), except stride-1 transposed convolutions,
+    computed as convolutions in NCHW (for seed 000's 512-channel 7x7 layer both choices
+    measured faster; benchmarks/README.md); dropout masks drawn with ``rand_like``. On CUDA
+    nothing changes: unmeasured here.
     """
-    expected = spec.tensor_shapes(prefix)
-    given = {
-        key: value for key, value in weights.items()
-        if key.startswith(prefix + ".")
-        and key.rsplit(".", 1)[-1] not in TORCH_ONLY_BUFFERS
-    }
-    missing = sorted(set(expected) - set(given))
-    if missing:
-        raise WeightsFileError(
-            f"missing tensor '{missing[0]}' for the {prefix}"
-            + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-        )
-    extra = sorted(set(given) - set(expected))
-    if extra:
-        raise WeightsFileError(f"unexpected tensor '{extra[0]}': the {prefix} has no such tensor")
-    for key, shape in expected.items():
-        got = tuple(np.shape(given[key]))
-        if got != tuple(shape):
-            raise WeightsFileError(f"tensor '{key}' has shape {got}, expected {tuple(shape)}")
-    state = net.state_dict()
-    with torch.no_grad():
-        for key in expected:
-            target = state[key[len(prefix) + 1:]]
-            source = torch.from_numpy(np.ascontiguousarray(given[key], dtype=np.float32))
-            target.copy_(source)
+    if device.type != "cpu":
+        return net
+    net.to(memory_format=torch.channels_last)
+    for module in net.modules():
+        if isinstance(module, SameConvTranspose2d) and module.can_compute_as_conv():
+            module.compute_as_conv = True
+            module.weight.data = module.weight.data.contiguous()
+        if isinstance(module, Dropout):
+            module.fast_mask = True
+    return net
+
+
+def image_layout(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """The training images in the memory layout :func:`speed_up_for` chose for ``device``."""
+    if device.type == "cpu" and images.dim() == 4:
+        return images.contiguous(memory_format=torch.channels_last)
+    return images

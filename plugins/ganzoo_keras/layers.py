@@ -1,12 +1,21 @@
-"""Keras layers whose kernel is spectrally normalised (Miyato et al. 2018), as ganzoo's torch does.
+"""ganzoo's own Keras layers: spectrally normalised kernels and class-label tables.
 
-Not ``keras.layers.SpectralNormalization``: that wrapper writes the normalised kernel back into
+**Spectral normalisation** (Miyato et al. 2018), as ganzoo's torch does. Not
+``keras.layers.SpectralNormalization``: that wrapper writes the normalised kernel back into
 the kernel variable on every training call, so gradients skip ``sigma`` and the stored weight
 changes meaning. Here, as in torch, the stored kernel stays the raw ``W``; each call computes
 ``W / sigma`` with ``sigma`` from one power iteration started at the stored vector ``sn_u``
 (one entry per output unit), and only a training call stores the new ``u``. ``u`` and ``v``
 carry no gradient, ``sigma`` does. The arithmetic mirrors
 :func:`ganzoo_torch.layers.spectral_normalised`.
+
+**Class labels** of a conditional network (ganzoo.architecture.LabelInput). Each holds one
+(classes, dim) table named ``embeddings``, canonically ``<network>.embedding.weight`` (the same
+layout as torch's ``nn.Embedding``):
+
+- :class:`LabelConcat` joins ``embed(y)`` to the latent vector (a conditional generator's input);
+- :class:`LabelProjection` gives ``<embed(y), h>`` for a projection discriminator
+  (Miyato & Koyama 2018), added to the final dense layer's output.
 """
 
 from __future__ import annotations
@@ -96,3 +105,52 @@ class SpectralConv2DTranspose(_SpectralKernel, keras.layers.Conv2DTranspose):
             padding=self.padding, output_padding=self.output_padding,
             dilation_rate=self.dilation_rate, data_format=self.data_format)
         return self._add_bias(outputs)
+
+
+# -- class labels -------------------------------------------------------------------------
+
+
+class _LabelTable(keras.layers.Layer):
+    """A (classes, dim) table looked up by integer labels."""
+
+    initializer: Any = "glorot_uniform"
+
+    def __init__(self, classes: int, dim: int, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.classes = int(classes)
+        self.dim = int(dim)
+
+    def build(self, input_shape: Any) -> None:
+        self.embeddings = self.add_weight(shape=(self.classes, self.dim), name="embeddings",
+                                          initializer=self.initializer, trainable=True)
+
+    def lookup(self, labels: Any) -> Any:
+        return ops.take(self.embeddings, ops.cast(ops.reshape(labels, (-1,)), "int32"), axis=0)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "classes": self.classes, "dim": self.dim}
+
+
+class LabelConcat(_LabelTable):
+    """``[z, embed(y)]``: the embedding drawn N(0, 1), the latent vector's scale."""
+
+    initializer = keras.initializers.RandomNormal(stddev=1.0)
+
+    def call(self, inputs: Any) -> Any:
+        z, labels = inputs
+        return ops.concatenate([z, ops.cast(self.lookup(labels), z.dtype)], axis=-1)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        z_shape = input_shape[0]
+        return (*z_shape[:-1], z_shape[-1] + self.dim)
+
+
+class LabelProjection(_LabelTable):
+    """``<embed(y), h>`` as (N, 1); the table Glorot-uniform, as the dense layer beside it."""
+
+    def call(self, inputs: Any) -> Any:
+        h, labels = inputs
+        return ops.sum(ops.cast(self.lookup(labels), h.dtype) * h, axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        return (input_shape[0][0], 1)
