@@ -61,8 +61,13 @@ class Budget:
     images: int  # what the run will actually see (the budget rounded up to whole batches)
 
 
-def plan_budget(budget_images: int, train_count: int, batch_size: int) -> Budget:
-    """Epochs and a per-epoch step cap that see ``budget_images`` (rounded up to a batch)."""
+def plan_budget(budget_images: int, train_count: int, batch_size: int,
+                batches_per_step: int = 1) -> Budget:
+    """Epochs and a per-epoch step cap that see ``budget_images`` real images (rounded up to
+    a step). A step of a recipe with ``d_steps_per_g = k`` draws k batches (one per critic
+    update), so WGAN-GP's 5-critic steps spend the budget five times as fast per generator
+    update: the budget is data drawn, the same for every family."""
+    batch_size *= batches_per_step
     if budget_images < batch_size:
         raise ValueError(f"--budget-images {budget_images} is less than one batch "
                          f"({batch_size} images)")
@@ -206,7 +211,8 @@ def run_table(catalog: Any, store: Any, options: Options, *, evaluator: Any | No
     written: list[dict[str, Any]] = []
     started = time.perf_counter()
     for i, (spec, recipe, seed, key) in enumerate(todo, 1):
-        budget = plan_budget(options.budget_images, train_count, recipe.batch_size)
+        per_step = recipe.d_steps_per_g
+        budget = plan_budget(options.budget_images, train_count, recipe.batch_size, per_step)
         eta = ""
         if written:
             per_cell = (time.perf_counter() - started) / len(written)
@@ -231,7 +237,7 @@ def run_table(catalog: Any, store: Any, options: Options, *, evaluator: Any | No
         store.add_evaluation(record.ref, evaluation.protocol, evaluation.results)
         row = {**key, "family": spec.family, "backend": spec.backend, "dataset": options.data,
                "epochs": budget.epochs, "max_steps": budget.max_steps or "",
-               "images_seen": record.steps * recipe.batch_size,
+               "images_seen": record.steps * recipe.batch_size * per_step,
                **metrics_row(evaluation.results), "img_per_s": record.images_per_s,
                "train_wall_s": record.wall_time_s, "eval_wall_s": time.perf_counter() - t0,
                "n": options.n, "status": record.status, "ref": record.ref,

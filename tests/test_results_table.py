@@ -195,6 +195,10 @@ def test_plan_budget_sees_the_budget():
     assert results.plan_budget(60_000, 60_000, 128) == results.Budget(2, 235, 60_160)
     assert results.plan_budget(300_000, 60_000, 32).epochs == 5
     assert results.plan_budget(64, 10_000, 32) == results.Budget(1, 2, 64)
+    # WGAN-GP: 5 critic batches of 50 per step, so an epoch of 60k images is 240 steps.
+    assert results.plan_budget(600_000, 60_000, 50, 5) == results.Budget(10, None, 600_000)
+    assert results.plan_budget(60_000, 60_000, 50, 5) == results.Budget(1, None, 60_000)
+    assert results.plan_budget(30_000, 60_000, 50, 5) == results.Budget(1, 120, 30_000)
     with pytest.raises(ValueError):
         results.plan_budget(10, 10_000, 32)
 
