@@ -139,6 +139,7 @@ class Options:
     docs_path: Path = DOCS
     images_dir: Path = IMAGES
     progress: bool = True
+    adopt: bool = False
 
 
 def check_train_split(catalog: Any, data: str, split: str, data_dir: str | None) -> int:
@@ -169,6 +170,19 @@ def select_models(catalog: Any, pattern: str) -> list[Any]:
 
 
 TrainFn = Callable[..., Any]
+
+
+def find_version(store: Any, config: Any, steps: int) -> Any | None:
+    """The newest complete version in ``store`` trained exactly as ``config`` asks for
+    ``steps`` steps in all (model, recipe, data, split, seed, epochs), or None: ``--adopt``
+    counts a run made with the same command elsewhere (or resumed to the budget) instead of
+    training it again."""
+    for record in reversed(store.list(config.model_id, config.dataset)):
+        if (record.status == "complete" and record.recipe == config.recipe
+                and record.split == config.split and record.seed == config.seed
+                and record.epochs == config.epochs and record.steps == steps):
+            return record
+    return None
 
 
 def run_table(catalog: Any, store: Any, options: Options, *, evaluator: Any | None = None,
@@ -222,8 +236,15 @@ def run_table(catalog: Any, store: Any, options: Options, *, evaluator: Any | No
                      f"{f' of {budget.max_steps} steps' if budget.max_steps else ''}){eta}")
         config = build_config(spec, data=options.data, split=options.split,
                               epochs=budget.epochs, seed=seed, max_steps=budget.max_steps)
-        record = train_fn(catalog, config, store, data_dir=options.data_dir, console=console,
-                          show_progress=options.progress)
+        record = None
+        if options.adopt:
+            record = find_version(store, config, budget.images // (recipe.batch_size * per_step))
+            if record is not None:
+                console.print(f"adopting {record.ref} (trained to this budget already)",
+                              highlight=False)
+        if record is None:
+            record = train_fn(catalog, config, store, data_dir=options.data_dir,
+                              console=console, show_progress=options.progress)
         if record is None or record.status != "complete":
             status = getattr(record, "status", "missing")
             console.print(f"[yellow]{spec.model_id} seed {seed} ended {status}: no row "
@@ -371,13 +392,17 @@ def parse_args(argv: Sequence[str] | None = None) -> Options:
                    help="CPU threads for the framework (default: its own); 1 is much faster "
                         "on a machine shared with other jobs")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--adopt", action="store_true",
+                   help="count a complete version in the store trained exactly to a cell's "
+                        "budget (same model, recipe, data, split, seed, epochs, steps) instead "
+                        "of training it again")
     p.add_argument("--render-only", action="store_true",
                    help="only regenerate docs/results.md from the CSV")
     a = p.parse_args(argv)
     options = Options(data=a.data, split=a.split, budget_images=a.budget_images,
                       seeds=tuple(a.seeds), models=a.models, n=a.n, data_dir=a.data_dir,
                       csv_path=a.csv or CSV_DIR / f"{a.data}.csv", docs_path=a.docs,
-                      images_dir=a.images, progress=not a.no_progress)
+                      images_dir=a.images, progress=not a.no_progress, adopt=a.adopt)
     options.render_only = a.render_only  # type: ignore[attr-defined]
     options.threads = a.threads  # type: ignore[attr-defined]
     return options

@@ -139,6 +139,35 @@ def test_resume_skips_finished_cells(catalog, evaluator, tmp_path):
     assert third.calls == [("mlp-fake", 0)]
 
 
+def test_adopt_counts_a_version_trained_to_the_budget_instead_of_training_again(
+        catalog, evaluator, tmp_path):
+    store = RunStore(tmp_path / "home")
+    trained = CountingTrain()
+    results.run_table(catalog, store, _options(tmp_path, csv_path=tmp_path / "a.csv"),
+                      evaluator=evaluator, train_fn=trained, console=_quiet())
+    assert trained.calls == [("mlp-fake", 0), ("mlp-fake", 1)]
+    # Another table (a fresh CSV) adopts both versions; a third seed has none, so it trains,
+    # and so does another budget (its step count differs) unless a version matches it.
+    again = CountingTrain()
+    written = results.run_table(
+        catalog, store, _options(tmp_path, csv_path=tmp_path / "b.csv", seeds=(0, 1, 2),
+                                 adopt=True), evaluator=evaluator, train_fn=again,
+        console=_quiet())
+    assert again.calls == [("mlp-fake", 2)]
+    assert [r["ref"] for r in written] == ["mlp-fake@1", "mlp-fake@2", "mlp-fake@3"]
+    bigger = CountingTrain()
+    results.run_table(catalog, store, _options(tmp_path, csv_path=tmp_path / "c.csv",
+                                               seeds=(0,), budget_images=96, adopt=True),
+                      evaluator=evaluator, train_fn=bigger, console=_quiet())
+    assert bigger.calls == [("mlp-fake", 0)]
+    # without --adopt, the same cells train
+    plain = CountingTrain()
+    results.run_table(catalog, store, _options(tmp_path, csv_path=tmp_path / "d.csv",
+                                               seeds=(0,)),
+                      evaluator=evaluator, train_fn=plain, console=_quiet())
+    assert plain.calls == [("mlp-fake", 0)]
+
+
 def test_a_differing_protocol_hash_makes_a_new_cell(catalog, evaluator, tmp_path):
     store = RunStore(tmp_path / "home")
     options = _options(tmp_path, seeds=(0,))
