@@ -1,9 +1,9 @@
 """Evaluating registered versions: generate, extract features, measure, record with a protocol.
 
-Generation goes through :func:`ganzoo.sampling.load_generator_from_file`, so a version is
-evaluated with whichever backend trained it; everything after the generator is numpy. An
-:class:`Evaluator` holds what every model of one comparison shares (extractor, real reference,
-floor), so ``compare`` computes those once.
+Generation goes through :func:`ganzoo.weights.generators.load_version_generator`, so a version
+is evaluated with whichever backend trained it (its weights checked against the index first);
+everything after the generator is numpy. An :class:`Evaluator` holds what every model of one
+comparison shares (extractor, real reference, floor), so ``compare`` computes those once.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from ganzoo import sampling
 from ganzoo.catalog import Catalog
 from ganzoo.errors import GanzooError
 from ganzoo.images import to_uint8
@@ -30,7 +29,7 @@ from ganzoo.metrics.suite import FeatureSet, MetricSettings, measure
 from ganzoo.noise import draw_noise
 from ganzoo.protocols import Generator
 from ganzoo.store import VersionRecord
-from ganzoo.weights import WEIGHTS_NAME
+from ganzoo.weights import generators
 
 DEFAULT_N = 10_000
 GENERATE_BATCH = 500  # images per generate() call: bounded memory on any backend
@@ -52,7 +51,7 @@ class Evaluation:
 
 def load_generator(catalog: Catalog, record: VersionRecord) -> tuple[Generator, dict[str, Any]]:
     """The version's generator, built by the backend it was trained with, and its metadata."""
-    return sampling.load_generator_from_file(catalog, record.path / WEIGHTS_NAME)
+    return generators.load_version_generator(catalog, record)
 
 
 def generate(generator: Generator, meta: dict[str, Any], n: int, seed: int) -> np.ndarray:

@@ -20,6 +20,7 @@ from ganzoo.errors import UsageError, WeightsFileError
 from ganzoo.store.layout import CONFIG_NAME, SAMPLES_NAME, WEIGHTS_NAME, RunSummary
 from ganzoo.training.config import build_config
 from ganzoo.weights import PARTS, select_part, write_weights
+from ganzoo.weights.generators import build_generator
 from ganzoo.weights.loading import CheckedFile, check_file, loader_for, loaders_for
 
 if TYPE_CHECKING:
@@ -120,7 +121,7 @@ def _load_checked(checked: CheckedFile, spec: ModelSpec) -> tuple[Generator, lis
         )
     backend = spec.load_backend()
     notes = []
-    generator = backend.load_generator(checked.recipe, select_part(checked.arrays, "generator"))
+    generator = build_generator(checked, backend)
     if "discriminator" in checked.parts:
         load_discriminator = getattr(backend, "load_discriminator", None)
         if load_discriminator is None:

@@ -1,4 +1,7 @@
-"""Generating images from a registered version or a weights file, with any capable backend."""
+"""Generating images from a registered version or a weights file, with any capable backend.
+
+The file or version becomes a generator through :mod:`ganzoo.weights.generators`.
+"""
 
 from __future__ import annotations
 
@@ -8,39 +11,22 @@ from typing import Any
 import numpy as np
 
 from ganzoo.catalog import Catalog
-from ganzoo.errors import UsageError, WeightsFileError
+from ganzoo.errors import UsageError
 from ganzoo.images import save_grid
 from ganzoo.noise import draw_noise
-from ganzoo.protocols import Generator
-from ganzoo.weights import select_part
+from ganzoo.weights.generators import generator_for, load_generator_from_file, version_weights
+from ganzoo.weights.loading import check_file
+
+# The one way from a file or a version to a generator is ganzoo.weights.generators; these
+# names stay importable from here.
+__all__ = ["DEFAULT_N", "DEFAULT_PER_CLASS", "class_names", "classes_of",
+           "load_generator_from_file", "sample_grid", "weights_path_for"]
 
 
 def weights_path_for(ref: str, catalog: Catalog | None = None) -> Path:
     """The weights file of a registered version (an unknown model id suggests close ones),
     checked against the sha256 the index recorded for it."""
-    from ganzoo.store import RunStore, parse_ref
-
-    if catalog is not None:
-        catalog.model(parse_ref(ref).model_id)
-    store = RunStore()
-    return store.verify_weights(store.resolve(ref))
-
-
-def load_generator_from_file(catalog: Catalog, path: Path,
-                             backend: str | None = None) -> tuple[Generator, dict[str, Any]]:
-    """A generator built by ``backend`` (default: the one that trained it) from a weights file.
-
-    The file is checked against its family's card first (metadata and tensor shapes), so a
-    file that contradicts the card is a clear error, never a crash or a wrong distribution.
-    """
-    from ganzoo.weights.loading import check_file, loader_for
-
-    checked = check_file(catalog, Path(path))
-    spec = loader_for(catalog, checked.card.family, backend or checked.meta["backend"])
-    generator = select_part(checked.arrays, "generator")
-    if not generator:
-        raise WeightsFileError(f"{path} holds no generator tensors: it cannot be sampled")
-    return spec.load_backend().load_generator(checked.recipe, generator), checked.meta
+    return version_weights(ref, catalog)[0]
 
 
 DEFAULT_N = 64
@@ -86,14 +72,13 @@ def sample_grid(catalog: Catalog, ref: str | None, *, n: int | None = None, outp
     path = Path(weights) if weights is not None else weights_path_for(ref or "", catalog)
     if weights is None and backend is not None:
         raise UsageError("--backend only applies with --weights (export the version first)")
-    from ganzoo.weights.loading import check_file
-
-    meta = check_file(catalog, path).meta
+    checked = check_file(catalog, path)
+    meta = checked.meta
     classes = classes_of(catalog, meta)
     model = ref or str(meta.get("model_id", path))
     if label is not None or by_class:
         check_label(label if label is not None else 0, classes, model)
-    generator, meta = load_generator_from_file(catalog, path, backend)
+    generator = generator_for(catalog, checked, backend)
     latent = int(meta["latent_dim"])
     if classes is None:
         count = n or DEFAULT_N

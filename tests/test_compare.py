@@ -1,8 +1,9 @@
 """``ganzoo compare`` and ``ganzoo eval`` without real backends: fake versions, fake generators.
 
-The generators are monkeypatched in at :func:`ganzoo.sampling.load_generator_from_file`: a
-"good" one returns real test images, a "collapsed" one only trousers. Metrics, the registry,
-the table and the report folder are the real thing.
+The generators are monkeypatched in at
+:func:`ganzoo.weights.generators.load_generator_from_file`: a "good" one returns real test
+images, a "collapsed" one only trousers. Metrics, the registry, the table and the report folder
+are the real thing.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from fakes import FakeDataset
 from PIL import Image
 
 import ganzoo.data
-import ganzoo.sampling
+import ganzoo.weights.generators
 from ganzoo.catalog import Catalog
 from ganzoo.compare import build_report, markdown, rich_table
 from ganzoo.data import load_dataset
@@ -76,7 +77,8 @@ def world(tmp_path, monkeypatch, fashion_test):
         meta = {"noise": "normal", "latent_dim": 100, "image_shape": [28, 28, 1]}
         return generators[model_id], meta
 
-    monkeypatch.setattr(ganzoo.sampling, "load_generator_from_file", load_generator_from_file)
+    monkeypatch.setattr(ganzoo.weights.generators, "load_generator_from_file",
+                        load_generator_from_file)
     return {"catalog": catalog, "store": RunStore(), "tmp": tmp_path, "calls": calls}
 
 

@@ -139,7 +139,7 @@ def load(source: str | os.PathLike[str], *, backend: str | None = None) -> Loade
     """
     from ganzoo.api.listing import catalog as get_catalog
     from ganzoo.hub import weights_in
-    from ganzoo.sampling import load_generator_from_file
+    from ganzoo.weights.generators import load_generator_from_file, version_weights
 
     catalog = get_catalog()
     ref = None
@@ -151,11 +151,7 @@ def load(source: str | os.PathLike[str], *, backend: str | None = None) -> Loade
         if backend is not None:
             raise UsageError("backend= applies to weights files and Hub folders; a version "
                              "loads with the backend that trained it")
-        from ganzoo.store import RunStore, parse_ref
-
-        catalog.model(parse_ref(str(source)).model_id)  # an unknown id suggests close ones
-        store = RunStore()
-        record = store.resolve(str(source))
-        path, ref = store.verify_weights(record), record.ref
+        path, record = version_weights(str(source), catalog)
+        ref = record.ref
     network, meta = load_generator_from_file(catalog, path, backend)
     return LoadedGenerator(network, meta, str(source), ref)

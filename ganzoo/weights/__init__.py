@@ -5,9 +5,11 @@
 - :mod:`ganzoo.weights.metadata`: the metadata block a trained version's file carries.
 - :mod:`ganzoo.weights.loading`: a file checked against its family's card, and which
   installed backend loads it (``check_file``, ``loader_for``).
+- :mod:`ganzoo.weights.generators`: the one way from a weights file or a registered version to
+  a loaded generator (``load_generator_from_file``, ``load_version_generator``).
 
 The format's names are re-exported here, so ``from ganzoo.weights import write_weights`` keeps
-working; the other two modules import the card catalog and are imported by name.
+working; the other modules import the card catalog and are imported by name.
 """
 
 from ganzoo.weights.format import (
