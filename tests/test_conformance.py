@@ -78,7 +78,7 @@ def create_seedless(spec):
                                           replace(config, seed=random.randrange(1 << 30)),
                                           images, labels)
 
-    return Seedless(spec)
+    return Seedless()
 
 
 def create_fixedseed(spec):
@@ -88,7 +88,7 @@ def create_fixedseed(spec):
         def create_trainer(self, card, recipe, config, images, labels=None):
             return super().create_trainer(card, recipe, replace(config, seed=7), images, labels)
 
-    return FixedSeed(spec)
+    return FixedSeed()
 
 
 def create_forgetful(spec):
@@ -102,7 +102,7 @@ def create_forgetful(spec):
                 {k: v for k, v in state.items() if not k.startswith("optim.")})
             return trainer
 
-    return Forgetful(spec)
+    return Forgetful()
 
 
 def create_greedy(spec):
@@ -116,7 +116,7 @@ def create_greedy(spec):
                 epoch, start, trainer.steps_per_epoch - start)
             return trainer
 
-    return Greedy(spec)
+    return Greedy()
 
 
 class BrokenPlugin:
