@@ -108,3 +108,14 @@ def test_the_log_keeps_its_cadence_whatever_the_call_size(calls):
                  if '"kind": "step"' in line]
         assert steps == [5, 8]  # 8 steps per epoch: a window of 5, then the epoch's end
         assert sum(counts) == 8
+
+
+def test_images_seen_counts_every_step_whatever_the_call_size(calls):
+    for budget in (0.0, 1e9):
+        record, _ = calls(budget_s=budget)
+        seen = [json.loads(line)["images_seen"] for line in
+                (record.path / "metrics.jsonl").read_text().splitlines()
+                if '"kind": "step"' in line]
+        assert seen == [5 * 32, 8 * 32]
+        result = json.loads((record.path / "result.json").read_text())
+        assert result["images_seen"] == 8 * 32 and result["global_step"] == 8

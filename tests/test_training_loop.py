@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fakes import FakeDataset, FakePlugin
+from fakes import FakeDataset, FakePlugin, FakeTrainer
 from rich.console import Console
 
 import ganzoo.data
@@ -90,6 +90,35 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(setup):
     b, _ = read_weights(good.path / "weights.safetensors")
     assert meta["epochs"] == 2
     np.testing.assert_array_equal(a["generator.0.weight"], b["generator.0.weight"])
+
+
+def test_resuming_a_diverged_version_rewinds_its_log_to_the_checkpoint(setup, monkeypatch):
+    """A run that diverged mid-epoch logged steps past its last checkpoint; the resumed
+    version's log drops them, so every step appears once."""
+    catalog, store = setup
+    plain, diverge = FakeTrainer.run_steps, [True]
+
+    def run_steps(self, epoch, start, count):
+        metrics = plain(self, epoch, start, count)
+        if diverge[0] and epoch == 1 and start >= 5:
+            metrics["g_loss"] = float("nan")
+        return metrics
+
+    monkeypatch.setattr(FakeTrainer, "run_steps", run_steps)
+    diverged = train(catalog, _config(epochs=2), store, console=_quiet(), show_progress=False)
+    assert diverged.status == "diverged" and diverged.epochs == 1
+
+    def logged(record):
+        return [json.loads(x)["global_step"] for x in (record.path / "metrics.jsonl")
+                .read_text().splitlines() if '"kind": "step"' in x]
+
+    assert logged(diverged)[-1] > 8  # steps of epoch 2 were logged past the epoch-1 checkpoint
+    diverge[0] = False
+    resumed = train(catalog, _config(epochs=2), store, resume=diverged.ref, console=_quiet(),
+                    show_progress=False)
+    assert resumed.status == "complete"
+    steps = logged(resumed)
+    assert steps == sorted(set(steps)) and steps[-1] == 16
 
 
 def test_nan_in_first_epoch_keeps_initial_weights(setup):
