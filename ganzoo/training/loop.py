@@ -105,6 +105,7 @@ def train(
            if parent else ""), highlight=False)
 
     run = Run(trainer, config, workdir, position, fixed_noise, console, main)
+    run.images_per_step = config.batch_size * recipe.d_steps_per_g
     _attach(run, catalog, store, spec, recipe, config, data_dir=data_dir,
             tensorboard=tensorboard, track=track, eval_every=eval_every, eval_n=eval_n)
     try:

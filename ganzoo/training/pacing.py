@@ -61,5 +61,5 @@ class Window:
     def means(self) -> dict[str, float]:
         return {k: v / self.steps for k, v in self.sums.items()} if self.steps else {}
 
-    def images_per_s(self, batch: int) -> float:
-        return self.steps * batch / self.elapsed_s if self.elapsed_s > 0 else 0.0
+    def images_per_s(self, images_per_step: int) -> float:
+        return self.steps * images_per_step / self.elapsed_s if self.elapsed_s > 0 else 0.0

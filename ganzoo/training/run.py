@@ -80,6 +80,9 @@ class Run:
         self.epoch_eval: Any = None  # --eval-every: ganzoo.training.epoch_eval.EpochEval
         self.metadata: dict[str, Any] = {}  # the weights metadata best.safetensors carries
         self.best: dict[str, Any] | None = None  # the best evaluated epoch so far
+        # Real images a step draws: a recipe with k discriminator updates per generator update
+        # draws k batches, and images seen / img/s count them all (the data a run consumed).
+        self.images_per_step = config.batch_size
 
     @property
     def images_per_s(self) -> float:
@@ -120,13 +123,13 @@ class Run:
                     pacer.observe(count, elapsed)
                     pos.step += count
                     pos.global_step += count
-                    pos.images_seen += count * config.batch_size
+                    pos.images_seen += count * self.images_per_step
                     pos.train_time_s += elapsed
                     self.last_metrics = metrics
                     epoch.add(metrics, count, elapsed)
                     window.add(metrics, count, elapsed)
                     bar.update(task, advance=count, stats=format_metrics(
-                        metrics, count * config.batch_size / elapsed))
+                        metrics, count * self.images_per_step / elapsed))
                     stopping = self.stop_requested(bool(stop))
                     if stopping or window.steps == config.log_every or pos.step == spe:
                         self._log_window(window)
@@ -146,7 +149,7 @@ class Run:
     def _log_window(self, window: Window) -> None:
         """One ``step`` record (and TensorBoard scalars) for the steps of ``window``."""
         pos, means = self.position, window.means()
-        speed = window.images_per_s(self.config.batch_size)
+        speed = window.images_per_s(self.images_per_step)
         self.log({"kind": "step", "epoch": pos.epoch + 1, "step": pos.step,
                   "global_step": pos.global_step, "images_seen": pos.images_seen,
                   **means, "images_per_s": speed})
