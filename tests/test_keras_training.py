@@ -94,6 +94,15 @@ def combined(images):
     return make(tiny_recipe("combined"), images)
 
 
+def test_steps_are_looked_up_by_name_as_in_torch(combined):
+    steps = combined.steps
+    assert steps.by_name("simultaneous") == steps.simultaneous
+    assert steps.by_name("alternating") == steps.alternating
+    assert steps.by_name("combined") == steps.combined
+    with pytest.raises(ValueError, match="unknown step 'sequential'"):
+        steps.by_name("sequential")
+
+
 def test_combined_generator_update_leaves_the_discriminator_untouched(combined):
     updates = combined.steps
     d_before, g_before = snapshot(combined.discriminator), snapshot(combined.generator)

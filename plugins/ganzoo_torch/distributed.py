@@ -113,11 +113,11 @@ def join_world(device_kind: str) -> World:
     size = int(os.environ.get("WORLD_SIZE", "1"))
     if size <= 1:
         return World()
-    rank = int(os.environ["RANK"])
-    local_rank = int(os.environ.get("LOCAL_RANK", rank))
+    this_rank = int(os.environ["RANK"])
+    local_rank = int(os.environ.get("LOCAL_RANK", this_rank))
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device_kind == "cuda" else "gloo")
-    return World(rank, size, local_rank)
+    return World(this_rank, size, local_rank)
 
 
 # -- launching the ranks -------------------------------------------------------------------
