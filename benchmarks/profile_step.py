@@ -57,7 +57,7 @@ def main() -> None:
     extra = {"torch_threads": args.threads} if args.threads else {}
     config = TrainConfig(model_id=spec.model_id, recipe=recipe.name, dataset="random",
                          batch_size=batch, device="cpu", extra=extra)
-    trainer = spec.load_backend().create_trainer(spec.card, recipe, config, images)
+    trainer = spec.load_backend().create_trainer(recipe, config, images)
     ours = trainer_runner(trainer, config.log_every)
     careful = careful_torch_loop(recipe, images, batch)
     for run in (ours, careful):

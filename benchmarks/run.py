@@ -350,7 +350,7 @@ def measure_one(target: str, args: argparse.Namespace) -> dict[str, Any]:
         # A class-conditional recipe trains on labelled images: random labels, like the images.
         labelled = {"labels": np.random.default_rng(1).integers(
             0, recipe.classes, len(images))} if getattr(recipe, "conditional", False) else {}
-        trainer = backend.create_trainer(spec.card, recipe, config, images, **labelled)
+        trainer = backend.create_trainer(recipe, config, images, **labelled)
         return trainer_runner(trainer, config.log_every)
 
     ours.prepare(build_ours, args.warmup)

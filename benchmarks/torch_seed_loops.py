@@ -138,7 +138,7 @@ def main() -> None:
         batch = recipe.batch_size
         config = TrainConfig(model_id=f"{family}-torch", recipe=recipe.name, dataset="random",
                              batch_size=batch, device="cpu", extra=extra)
-        trainer = create_backend(None).create_trainer(cards[family], recipe, config, images)
+        trainer = create_backend(None).create_trainer(recipe, config, images)
         if args.threads:
             torch.set_num_threads(args.threads)
         plain = PlainLoop(recipe, images, batch)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     import numpy as np
 
-    from ganzoo.cards import ModelCard, Recipe
+    from ganzoo.cards import Recipe
 
 Arrays = dict[str, "np.ndarray"]
 # The metrics every Trainer.run_steps returns, in this order (see Trainer.run_steps).
@@ -128,7 +128,7 @@ class Backend(Protocol):
         ...
 
     def create_trainer(
-        self, card: ModelCard, recipe: Recipe, config: TrainConfig, images: np.ndarray
+        self, recipe: Recipe, config: TrainConfig, images: np.ndarray
     ) -> Trainer:
         """Build networks and optimisers and place ``images`` (N, H, W, C uint8) on the device."""
         ...

@@ -82,7 +82,7 @@ class FakeBackend:
     def summary(self, recipe: Any) -> list:
         return []
 
-    def create_trainer(self, card: Any, recipe: Any, config: Any, images: np.ndarray):
+    def create_trainer(self, recipe: Any, config: Any, images: np.ndarray):
         return FakeTrainer(recipe, config, images)
 
     def load_generator(self, recipe: Any, weights: Mapping[str, np.ndarray]) -> FakeGenerator:

@@ -49,7 +49,7 @@ def torch_trainer(recipe: Recipe, weights: dict[str, np.ndarray], batch: int,
     from ganzoo_torch.canonical import load_canonical_weights
 
     trainer = create_backend(None).create_trainer(
-        None, recipe, _config(recipe, "torch", batch, torch_threads=1),
+        recipe, _config(recipe, "torch", batch, torch_threads=1),
         _placeholder_images(recipe, batch * recipe.d_steps_per_g))
     for part in ("generator", "discriminator") if load else ():
         load_canonical_weights(getattr(trainer, part), getattr(recipe, part), part, weights)
@@ -78,7 +78,7 @@ def keras_trainer(recipe: Recipe, weights: dict[str, np.ndarray], batch: int,
     from ganzoo_keras.canonical import from_canonical
 
     trainer = create_backend(None).create_trainer(
-        None, recipe, _config(recipe, "keras", batch),
+        recipe, _config(recipe, "keras", batch),
         _placeholder_images(recipe, batch * recipe.d_steps_per_g))
     for part in ("generator", "discriminator") if load else ():
         from_canonical(getattr(trainer, part), part, weights)

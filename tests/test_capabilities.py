@@ -49,7 +49,7 @@ TRAINERS: list[GreedyTrainer] = []
 class GreedyBackend(FakeBackend):
     capabilities = Capabilities(amp=True)
 
-    def create_trainer(self, card, recipe, config, images):
+    def create_trainer(self, recipe, config, images):
         TRAINERS.append(GreedyTrainer(recipe, config, images))
         return TRAINERS[-1]
 

@@ -220,14 +220,14 @@ def test_one_training_step_updates_the_same_weights_in_torch_and_keras(step, los
     images = np.zeros((BATCH, *recipe.image_shape), np.uint8)
     labels = np.zeros(BATCH, np.int64)
 
-    t = torch_backend(None).create_trainer(None, recipe, _config("torch"), images, labels)
+    t = torch_backend(None).create_trainer(recipe, _config("torch"), images, labels)
     initial = t.weights()
     t.steps.noise = _Queue(noise, torch.from_numpy)
     t.steps.fake_labels = _Queue(fake_labels, torch.from_numpy)
     with t.rng.active():
         t_metrics = t.steps.by_name(step)(torch.from_numpy(real).permute(0, 3, 1, 2).contiguous(),
                                           torch.from_numpy(real_labels))
-    k = keras_backend(None).create_trainer(None, recipe, _config("keras"), images, labels)
+    k = keras_backend(None).create_trainer(recipe, _config("keras"), images, labels)
     from ganzoo_keras.canonical import from_canonical
 
     for part in ("generator", "discriminator"):

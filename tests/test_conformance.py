@@ -15,6 +15,7 @@ import pytest
 from test_plugins import EXAMPLE, write_dist
 
 from ganzoo.catalog import Catalog
+from ganzoo.errors import PluginError
 from ganzoo.hookspecs import hookimpl
 from ganzoo.testing import CHECKS, ConformanceError, check_model, model_ids
 
@@ -73,9 +74,8 @@ def create_seedless(spec):
     class Seedless(_torch_backend()):
         """Ignores config.seed: every trainer draws its own."""
 
-        def create_trainer(self, card, recipe, config, images, labels=None):
-            return super().create_trainer(card, recipe,
-                                          replace(config, seed=random.randrange(1 << 30)),
+        def create_trainer(self, recipe, config, images, labels=None):
+            return super().create_trainer(recipe, replace(config, seed=random.randrange(1 << 30)),
                                           images, labels)
 
     return Seedless()
@@ -85,8 +85,8 @@ def create_fixedseed(spec):
     class FixedSeed(_torch_backend()):
         """Ignores config.seed: every trainer uses seed 7."""
 
-        def create_trainer(self, card, recipe, config, images, labels=None):
-            return super().create_trainer(card, recipe, replace(config, seed=7), images, labels)
+        def create_trainer(self, recipe, config, images, labels=None):
+            return super().create_trainer(recipe, replace(config, seed=7), images, labels)
 
     return FixedSeed()
 
@@ -95,8 +95,8 @@ def create_forgetful(spec):
     class Forgetful(_torch_backend()):
         """Its load_state drops the optimiser slots (a resumed Adam starts from scratch)."""
 
-        def create_trainer(self, card, recipe, config, images, labels=None):
-            trainer = super().create_trainer(card, recipe, config, images, labels)
+        def create_trainer(self, recipe, config, images, labels=None):
+            trainer = super().create_trainer(recipe, config, images, labels)
             load = trainer.load_state
             trainer.load_state = lambda state: load(
                 {k: v for k, v in state.items() if not k.startswith("optim.")})
@@ -109,8 +109,8 @@ def create_greedy(spec):
     class Greedy(_torch_backend()):
         """Its run_steps ignores ``count`` and runs the rest of the epoch."""
 
-        def create_trainer(self, card, recipe, config, images, labels=None):
-            trainer = super().create_trainer(card, recipe, config, images, labels)
+        def create_trainer(self, recipe, config, images, labels=None):
+            trainer = super().create_trainer(recipe, config, images, labels)
             run = trainer.run_steps
             trainer.run_steps = lambda epoch, start, count: run(
                 epoch, start, trainer.steps_per_epoch - start)
@@ -119,10 +119,20 @@ def create_greedy(spec):
     return Greedy()
 
 
+def create_oldsig(spec):
+    class OldSignature(_torch_backend()):
+        """Written to the old protocol: ``create_trainer(card, recipe, config, images)``."""
+
+        def create_trainer(self, card, recipe, config, images, labels=None):
+            return super().create_trainer(recipe, config, images, labels)
+
+    return OldSignature()
+
+
 class BrokenPlugin:
     @hookimpl
     def register_models(self, register):
-        for kind in ("seedless", "fixedseed", "forgetful", "greedy"):
+        for kind in ("seedless", "fixedseed", "forgetful", "greedy", "oldsig"):
             register(family="mlp", backend=kind, factory=f"test_conformance:create_{kind}",
                      requires=("torch",))
 
@@ -157,6 +167,15 @@ def test_the_honest_trainer_passes_the_same_checks(broken_catalog):
                          checks=["seeded", "round_trip", "canonical", "load_generator"])
     assert report.passed == [CHECKS[c][0] for c in
                              ("seeded", "round_trip", "canonical", "load_generator")]
+
+
+@pytest.mark.torch
+def test_an_old_signature_create_trainer_is_refused_naming_the_fix(broken_catalog):
+    pytest.importorskip("torch")
+    words = "create_trainer no longer takes the card: drop its first parameter"
+    with pytest.raises(PluginError, match=re.escape(words)) as caught:
+        check_model("mlp-oldsig", catalog=broken_catalog, checks=["seeded"])
+    assert "mlp-oldsig: OldSignature.create_trainer" in str(caught.value)
 
 
 def test_a_model_a_fresh_process_cannot_see_fails_the_listing_check(broken_catalog):

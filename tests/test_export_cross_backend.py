@@ -68,7 +68,7 @@ def _train_two_steps(catalog: Catalog, family: str, recipe_name: str, backend: s
                          max_steps=2)
     # Two steps of d_steps_per_g batches of 16 each (64 images at least).
     images = random_uint8_images(max(64, 2 * 16 * recipe.d_steps_per_g))
-    trainer = spec.load_backend().create_trainer(spec.card, recipe, config, images)
+    trainer = spec.load_backend().create_trainer(recipe, config, images)
     trainer.run_steps(0, 0, 2)
     return spec, recipe, config, trainer
 

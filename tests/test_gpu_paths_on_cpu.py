@@ -19,13 +19,12 @@ CARDS = {card.family: card for card in builtin_cards()}
 
 
 def make(family: str, recipe_name: str, batch: int, **config):
-    card = CARDS[family]
-    recipe = card.recipe(recipe_name)
+    recipe = CARDS[family].recipe(recipe_name)
     images = np.random.default_rng(0).integers(0, 256, (4 * batch, 28, 28, 1), dtype=np.uint8)
     cfg = TrainConfig(model_id=f"{family}-torch", recipe=recipe_name, dataset="random",
                       batch_size=batch, device="cpu", max_steps=2,
                       extra={"torch_threads": 1}, **config)
-    return create_backend(None).create_trainer(card, recipe, cfg, images)
+    return create_backend(None).create_trainer(recipe, cfg, images)
 
 
 def output_dtypes(trainer, steps: int = 1) -> set:

@@ -45,11 +45,10 @@ cards = {c.family: c for c in builtin_cards()}
 images = np.random.default_rng(0).integers(0, 256, (256, 28, 28, 1), dtype=np.uint8)
 out = {}
 for family, name, steps in %s:
-    card = cards[family]
-    recipe = card.recipe(name)
+    recipe = cards[family].recipe(name)
     config = TrainConfig(model_id=f"{family}-keras", recipe=name, dataset="random",
                          batch_size=32, seed=5, device="cpu", max_steps=steps, devices=2)
-    trainer = create_backend(None).create_trainer(card, recipe, config, images)
+    trainer = create_backend(None).create_trainer(recipe, config, images)
     before = trainer.weights()
     metrics = trainer.run_steps(0, 0, steps)
     after = trainer.weights()
@@ -139,7 +138,7 @@ def trained(recipe, devices, start):
     config = TrainConfig(model_id="m-keras", recipe=recipe.name, dataset="random",
                          batch_size=BATCH, seed=5, device="cpu", max_steps=STEPS,
                          devices=devices, extra={"xla": False})
-    trainer = create_backend(None).create_trainer(None, recipe, config, images)
+    trainer = create_backend(None).create_trainer(recipe, config, images)
     if start is not None:
         for part in ("generator", "discriminator"):
             from_canonical(getattr(trainer, part), part, start)
@@ -203,12 +202,12 @@ def test_uneven_batch_is_refused(tmp_path):
     from ganzoo.protocols import TrainConfig
     from ganzoo_keras.backend import create_backend
 
-    card = {c.family: c for c in builtin_cards()}["mlp"]
+    recipe = {c.family: c for c in builtin_cards()}["mlp"].recipe("seed004")
     images = np.zeros((64, 28, 28, 1), np.uint8)
     config = TrainConfig(model_id="mlp-keras", recipe="seed004", dataset="random",
                          batch_size=31, device="cpu", devices=2)
     try:
-        create_backend(None).create_trainer(card, card.recipe("seed004"), config, images)
+        create_backend(None).create_trainer(recipe, config, images)
     except UsageError as e:
         print(json.dumps({"error": str(e)}))
     """
@@ -238,14 +237,14 @@ from ganzoo.cards import builtin_cards
 from ganzoo.protocols import TrainConfig
 from ganzoo_keras.backend import create_backend
 
-card = {c.family: c for c in builtin_cards()}["mlp"]
-recipe = card.recipe("seed002")  # batch norm in the generator, combined steps
+# batch norm in the generator, combined steps
+recipe = {c.family: c for c in builtin_cards()}["mlp"].recipe("seed002")
 images = np.random.default_rng(0).integers(0, 256, (256, 28, 28, 1), dtype=np.uint8)
 config = TrainConfig(model_id="mlp-keras", recipe="seed002", dataset="random", batch_size=32,
                      seed=5, device="cpu", max_steps=4, devices=2)
 
 def trainer():
-    return create_backend(None).create_trainer(card, recipe, config, images)
+    return create_backend(None).create_trainer(recipe, config, images)
 
 straight = trainer()
 straight.run_steps(0, 0, 2)

@@ -71,7 +71,7 @@ def images():
 def make(recipe, images, seed=7, **config) -> KerasTrainer:
     cfg = TrainConfig(model_id="test-keras", recipe=recipe.name, dataset="random",
                       batch_size=BATCH, seed=seed, **config)
-    return create_backend(None).create_trainer(None, recipe, cfg, images)
+    return create_backend(None).create_trainer(recipe, cfg, images)
 
 
 def snapshot(model) -> list[np.ndarray]:
@@ -193,7 +193,7 @@ def test_every_card_recipe_trains_a_step(family, name, images):
                          batch_size=8, seed=0)
     count = 16 * recipe.d_steps_per_g  # a critic taking 5 batches per step needs them all
     labels = np.arange(count) % recipe.classes if recipe.conditional else None  # cgan: (x, y)
-    trainer = create_backend(None).create_trainer(None, recipe, config, images[:count], labels)
+    trainer = create_backend(None).create_trainer(recipe, config, images[:count], labels)
     before = trainer.weights()
     metrics = trainer.run_steps(0, 0, 1)
     assert all(np.isfinite(v) for v in metrics.values())

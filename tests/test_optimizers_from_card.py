@@ -28,8 +28,7 @@ def _restore_threads():
 
 
 def build(backend: str, family: str, name: str):
-    card = CARDS[family]
-    recipe = card.recipe(name)
+    recipe = CARDS[family].recipe(name)
     config = TrainConfig(model_id=f"{family}-{backend}", recipe=name, dataset="random",
                          batch_size=2, seed=0, device="cpu", max_steps=1,
                          extra={"torch_threads": 1} if backend == "torch" else {})
@@ -41,7 +40,7 @@ def build(backend: str, family: str, name: str):
     else:
         from ganzoo_keras.backend import create_backend
     labels = np.zeros(count, np.int64) if recipe.conditional else None  # cgan trains on (x, y)
-    return recipe, create_backend(None).create_trainer(card, recipe, config, images, labels)
+    return recipe, create_backend(None).create_trainer(recipe, config, images, labels)
 
 
 def test_the_cards_use_distinct_settings_a_swap_would_show():

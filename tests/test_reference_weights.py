@@ -59,7 +59,7 @@ def _generator_file(catalog, path: Path) -> None:
     config = build_config(spec, data="fashion", epochs=1, seed=0)
     rng = np.random.default_rng(0)
     shapes = spec.load_backend().create_trainer(
-        spec.card, spec.card.recipe(None), config,
+        spec.card.recipe(None), config,
         rng.integers(0, 255, (64, 28, 28, 1), dtype=np.uint8)).weights()
     arrays = {k: (rng.standard_normal(v.shape) * 0.05).astype(np.float32)
               if k.endswith("weight") else v

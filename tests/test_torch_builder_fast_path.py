@@ -84,15 +84,14 @@ def test_cpu_layout_choices_and_untouched_cuda_networks():
 
 def test_resumed_optimiser_slots_follow_their_parameters_layout():
     """Fused Adam walks a parameter and its slots in memory order: layouts must agree."""
-    card = CARDS["dcgan"]
-    recipe = card.recipe("seed000")
+    recipe = CARDS["dcgan"].recipe("seed000")
     images = np.random.default_rng(0).integers(0, 256, (32, 28, 28, 1), dtype=np.uint8)
     cfg = TrainConfig(model_id="dcgan-torch", recipe="seed000", dataset="random",
                       batch_size=8, seed=0, device="cpu", max_steps=2,
                       extra={"torch_threads": 1})
-    first = create_backend(None).create_trainer(card, recipe, cfg, images)
+    first = create_backend(None).create_trainer(recipe, cfg, images)
     first.run_steps(0, 0, 1)
-    second = create_backend(None).create_trainer(card, recipe, cfg, images)
+    second = create_backend(None).create_trainer(recipe, cfg, images)
     second.load_state(first.state())
     checked = 0
     for optimizer in second.optimizers.values():

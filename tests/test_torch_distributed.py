@@ -82,7 +82,7 @@ def _train(variant: tuple, world: int, rank: int) -> tuple[dict, dict, dict]:
     config = TrainConfig(model_id=f"{family}-torch", recipe=recipe_name, dataset="random",
                          batch_size=BATCH, seed=5, device="cpu", max_steps=STEPS,
                          devices=world, extra={"torch_threads": 1})
-    trainer = create_backend(None).create_trainer(None, recipe, config, _images())
+    trainer = create_backend(None).create_trainer(recipe, config, _images())
     assert trainer.rank_batch == BATCH // world
     trainer.steps.noise = _SharedNoise(recipe.latent_dim, rank, world)
     before = trainer.weights()

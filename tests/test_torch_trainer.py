@@ -47,12 +47,11 @@ def images():
 
 def make_trainer(style, images, seed=0, max_steps=3, **config):
     family, recipe_name, batch = STYLES[style]
-    card = CARDS[family]
-    recipe = card.recipe(recipe_name)
+    recipe = CARDS[family].recipe(recipe_name)
     cfg = TrainConfig(model_id=f"{family}-torch", recipe=recipe_name, dataset="random",
                       batch_size=batch, seed=seed, device="cpu", max_steps=max_steps,
                       extra=ONE_THREAD, **config)
-    return create_backend(None).create_trainer(card, recipe, cfg, images)
+    return create_backend(None).create_trainer(recipe, cfg, images)
 
 
 def assert_same_arrays(a, b):
@@ -131,11 +130,10 @@ def test_combined_step_freezes_discriminator_batch_norm_as_keras_does(images):
     ):
         assert old in text
         text = text.replace(old, new)
-    card = parse_card(text, "mlp-with-d-batch-norm.toml")
-    recipe = card.recipe("seed002")
+    recipe = parse_card(text, "mlp-with-d-batch-norm.toml").recipe("seed002")
     cfg = TrainConfig(model_id="mlp-torch", recipe="seed002", dataset="random", batch_size=16,
                       device="cpu", max_steps=2, extra=ONE_THREAD)
-    trainer = create_backend(None).create_trainer(card, recipe, cfg, images)
+    trainer = create_backend(None).create_trainer(recipe, cfg, images)
     trainer.run_steps(0, 0, 1)
     stats = part(trainer.weights(), "discriminator.4")
     assert len(stats) == 4
@@ -205,15 +203,14 @@ def test_state_round_trip(images):
 
 
 def test_sgd_state_round_trip(images):
-    card = CARDS["mlp"]
-    recipe = card.recipe("seed003")
+    recipe = CARDS["mlp"].recipe("seed003")
     cfg = TrainConfig(model_id="mlp-torch", recipe="seed003", dataset="random", batch_size=16,
                       device="cpu", max_steps=2, extra=ONE_THREAD)
-    trainer = create_backend(None).create_trainer(card, recipe, cfg, images)
+    trainer = create_backend(None).create_trainer(recipe, cfg, images)
     trainer.run_steps(0, 0, 2)
     state = trainer.state()
     assert not any(k.startswith("optim.") for k in state)  # plain SGD keeps no slots
-    fresh = create_backend(None).create_trainer(card, recipe, cfg, images)
+    fresh = create_backend(None).create_trainer(recipe, cfg, images)
     fresh.load_state(state)
     assert_same_arrays(state, fresh.state())
 

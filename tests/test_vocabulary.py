@@ -416,7 +416,7 @@ def test_keras_two_replicas_keep_one_u(tmp_path):
         images = np.random.default_rng(0).integers(0, 256, (128, 28, 28, 1), dtype=np.uint8)
         config = TrainConfig(model_id="snmini-keras", recipe="tiny", dataset="random",
                              batch_size=16, seed=5, device="cpu", max_steps=2, devices=2)
-        trainer = create_backend(None).create_trainer(None, recipe, config, images)
+        trainer = create_backend(None).create_trainer(recipe, config, images)
         before = trainer.weights()
         trainer.run_steps(0, 0, 2)
         out = {}

@@ -155,9 +155,9 @@ def _create_trainer(spec: ModelSpec, recipe: Recipe, config: TrainConfig, images
     backend = spec.load_backend()
     check_supported(backend, config, spec.backend)  # the Python API's way in checks here too
     if labels is None:
-        trainer = backend.create_trainer(spec.card, recipe, config, images)
+        trainer = backend.create_trainer(recipe, config, images)
     else:
-        trainer = backend.create_trainer(spec.card, recipe, config, images, labels=labels)
+        trainer = backend.create_trainer(recipe, config, images, labels=labels)
     if point is not None:
         trainer.load_state(point.state)
     return trainer, is_main(backend)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ganzoo.architecture import NetSpec
-from ganzoo.cards import ModelCard, Recipe
+from ganzoo.cards import Recipe
 from ganzoo.protocols import Capabilities, LayerRow, TrainConfig
 from ganzoo_keras.builder import build_network, layer_rows
 from ganzoo_keras.canonical import from_canonical
@@ -44,8 +44,8 @@ class KerasBackend:
             return [row for part in ("generator", "discriminator")
                     for row in layer_rows(build_network(getattr(recipe, part), part), part)]
 
-    def create_trainer(self, card: ModelCard, recipe: Recipe, config: TrainConfig,
-                       images: np.ndarray, labels: np.ndarray | None = None) -> KerasTrainer:
+    def create_trainer(self, recipe: Recipe, config: TrainConfig, images: np.ndarray,
+                       labels: np.ndarray | None = None) -> KerasTrainer:
         return KerasTrainer(recipe, config, images, labels)
 
     def load_generator(self, recipe: Recipe, weights: Mapping[str, np.ndarray]

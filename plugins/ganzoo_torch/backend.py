@@ -23,7 +23,7 @@ from ganzoo_torch.runtime import resolve_device
 from ganzoo_torch.trainer import TorchTrainer
 
 if TYPE_CHECKING:
-    from ganzoo.cards import ModelCard, Recipe
+    from ganzoo.cards import Recipe
     from ganzoo.catalog import ModelSpec
 
 # Where load_generator / load_discriminator place a network: evaluation runs on the CPU.
@@ -88,7 +88,7 @@ class TorchBackend:
                 *_layer_rows("discriminator", recipe.discriminator)]
 
     def create_trainer(
-        self, card: ModelCard, recipe: Recipe, config: TrainConfig, images: np.ndarray,
+        self, recipe: Recipe, config: TrainConfig, images: np.ndarray,
         labels: np.ndarray | None = None,
     ) -> TorchTrainer:
         return TorchTrainer(recipe, config, images, labels)
