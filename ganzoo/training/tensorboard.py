@@ -7,7 +7,9 @@ same for torch and Keras runs and never imports either framework.
 from __future__ import annotations
 
 import io
+import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +18,23 @@ from ganzoo.errors import UsageError
 from ganzoo.images import make_grid
 
 
+def _without_tensorflow() -> None:
+    """Make tensorboard's file I/O use its own stub, never ``import tensorflow``.
+
+    tensorboard imports TensorFlow lazily, on the first event written, when it is installed:
+    seconds of start-up and its log lines in a torch run, and, before torchvision, a crashed
+    process (ganzoo.frameworks). Its switch is an importable
+    ``tensorboard.compat.notf`` module, which the writer then finds.
+    """
+    name = "tensorboard.compat.notf"
+    sys.modules.setdefault(name, types.ModuleType(name))
+
+
 class TensorBoardLog:
     """Scalars and images for one run, in ``logdir``."""
 
     def __init__(self, logdir: Path) -> None:
+        _without_tensorflow()
         try:
             from tensorboard.compat.proto import event_pb2, summary_pb2
             from tensorboard.summary.writer.event_file_writer import EventFileWriter
