@@ -81,8 +81,8 @@ def _transposed(path: Path) -> Path:
     return _valid(path, arrays=arrays)
 
 
-def _float16(path: Path) -> Path:
-    arrays = {k: v.astype(np.float16) for k, v in _seed004().items()}
+def _float64(path: Path) -> Path:
+    arrays = {k: v.astype(np.float64) for k, v in _seed004().items()}
     return _raw(path, arrays, {**metadata(CATALOG), "format_version": 1})
 
 
@@ -155,7 +155,7 @@ BAD_FILES: dict[str, tuple[Callable[[Path], Path], str]] = {
     "missing tensor": (_without("generator.3.bias"), "missing tensors generator.3.bias"),
     "missing part": (_meta(parts=["generator"]), "not under a part the metadata lists"),
     "unexpected tensor": (_with_extra, "unexpected tensors generator.99.weight"),
-    "float16 tensors": (_float16, "not float32"),
+    "float64 tensors": (_float64, "not float32 (or float16)"),
     "a flipped data byte": (_flip_data_byte, "do not match the checksum"),
 }
 

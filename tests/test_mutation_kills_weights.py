@@ -67,6 +67,20 @@ def test_a_written_file_reads_back_with_its_checksum_and_version(tmp_path):
     assert not (tmp_path / "w.safetensors.tmp").exists()
 
 
+def test_a_half_file_is_half_the_bytes_and_reads_back_as_float32_with_its_checksum(tmp_path):
+    rng = np.random.default_rng(0)
+    big = {"generator.w": rng.standard_normal((64, 64)).astype(np.float32)}
+    full = write_weights(tmp_path / "f.safetensors", big, meta())
+    half = write_weights(tmp_path / "h.safetensors", big, meta(), half=True)
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    arrays, got = read_weights(half)  # the checksum is verified on the way in
+    assert arrays["generator.w"].dtype == np.float32
+    rounded = big["generator.w"].astype(np.float16).astype(np.float32)
+    np.testing.assert_array_equal(arrays["generator.w"], rounded)
+    assert got[CHECKSUM_KEY] == tensors_digest({"generator.w": rounded})
+    assert not np.array_equal(rounded, big["generator.w"])  # it did round
+
+
 def test_the_checksum_is_names_shapes_and_little_endian_float32_bytes_in_name_order():
     digest = hashlib.sha256()
     for name in sorted(ARRAYS):
@@ -231,9 +245,10 @@ def test_the_edges_each_check_accepts(tmp_path):
 
 
 def test_tensor_checks_are_named_exactly(tmp_path):
-    half = raw(tmp_path / "h.safetensors", meta(),
-               arrays={"generator.w": np.ones(2, np.float16)})
-    assert error_of(half) == f"{half}: tensor generator.w is float16, not float32"
+    wide = raw(tmp_path / "h.safetensors", meta(),
+               arrays={"generator.w": np.ones(2, np.float64)})
+    assert error_of(wide) == (f"{wide}: tensor generator.w is float64, not float32 "
+                              "(or float16)")
     stray = raw(tmp_path / "s.safetensors", meta(parts=["generator"]), arrays=ARRAYS)
     assert error_of(stray) == (f"{stray}: tensor discriminator.dense.bias is not under a part "
                                "the metadata lists (generator)")

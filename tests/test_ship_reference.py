@@ -31,6 +31,7 @@ def test_the_table_carries_the_rows_figures_and_parses_as_the_cards_reference():
                               "train --epochs 5 --seed 1")
     assert "--budget-images 300000 --seeds 1 --models mlp-torch -n 10000" in ref["eval_command"]
     assert "class coverage 80%" in ref["notes"] and "mlp-torch@2" in ref["notes"]
+    assert "stored as float16" in ref["notes"]
     # a capped budget says its --max-steps
     capped = reference_table({**ROW, "max_steps": "625"}, "x.safetensors", "f" * 64,
                              SimpleNamespace(ref="r"))
@@ -59,5 +60,8 @@ def test_a_reference_table_that_is_not_last_is_refused():
 def test_a_ref_without_a_results_row_names_the_fix(tmp_path):
     (tmp_path / "fashion.csv").write_text(",".join(ROW) + "\n" + ",".join(ROW.values()) + "\n")
     assert results_row("mlp-torch@2", tmp_path)["fid"] == "25.5648"
+    assert results_row("mlp-torch@2", tmp_path, seed=1, epochs=5)["fid"] == "25.5648"
+    with pytest.raises(SystemExit):  # the same ref from another store: another seed
+        results_row("mlp-torch@2", tmp_path, seed=0)
     with pytest.raises(SystemExit, match=r"measure it first with benchmarks/results\.py"):
         results_row("mlp-torch@9", tmp_path)

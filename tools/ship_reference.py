@@ -5,8 +5,9 @@
 The version must be a row of the results table (``registry/results/<data>.csv``, written by
 ``benchmarks/results.py``): the card's ``[reference]`` table is filled from that row (FID, its
 floor, n, budget, protocol) and from the version's own record (seed, epochs), never typed by
-hand. The generator is exported as float32 safetensors to ``registry/reference/<family>-<sha
-prefix>.safetensors``; a previous reference file of the family is removed, and the card's
+hand. The generator is exported and stored as float16 safetensors (half the bytes; readers
+get float32) to ``registry/reference/<family>-<sha prefix>.safetensors``; a previous
+reference file of the family is removed, and the card's
 ``[reference]`` table is replaced (it must be the card's last table). A maintainer's tool: it
 writes into the repository.
 """
@@ -25,12 +26,15 @@ REGISTRY = ROOT / "registry"
 MARK = "\n[reference]\n"
 
 
-def results_row(ref: str, csv_dir: Path) -> dict[str, str]:
-    """The results row whose version is ``ref`` (a clear error when none is)."""
+def results_row(ref: str, csv_dir: Path, seed: int | None = None,
+                epochs: int | None = None) -> dict[str, str]:
+    """The results row whose version is ``ref`` (and, given, whose seed and epochs match: refs
+    from different stores can coincide); a clear error when none is."""
     for path in sorted(csv_dir.glob("*.csv")):
         with path.open(newline="", encoding="utf-8") as handle:
             for row in csv.DictReader(handle):
-                if row["ref"] == ref:
+                if row["ref"] == ref and (seed is None or int(row["seed"]) == seed) and (
+                        epochs is None or int(row["epochs"]) == epochs):
                     return row
     raise SystemExit(f"error: no row of {csv_dir}/*.csv has ref {ref}: measure it first with "
                      "benchmarks/results.py (or pass the right GANZOO_HOME)")
@@ -45,7 +49,8 @@ def reference_table(row: dict[str, str], file: str, sha256: str, record: object)
     eval_command = (f"python benchmarks/results.py --data {row['dataset']} --budget-images "
                     f"{row['budget_images']} --seeds {row['seed']} --models {model} -n "
                     f"{row['n']}")
-    notes = (f"generator only, float32; protocol {row['protocol_hash']}, class coverage "
+    notes = (f"generator only, stored as float16 (FID measured with the float32 weights); "
+             f"protocol {row['protocol_hash']}, class coverage "
              f"{float(row['class_coverage']):.0%}, {float(row['img_per_s']):,.0f} img/s, "
              f"{float(row['train_wall_s']) / 60:.1f} min of training ({record.ref})")
     lines = [f'file = "{file}"', f'sha256 = "{sha256}"', f'model = "{model}"',
@@ -77,15 +82,18 @@ def main(argv: list[str] | None = None) -> int:
     from ganzoo.exchange import export_version
     from ganzoo.reference_weights import REFERENCE_DIR, file_sha256
     from ganzoo.store import RunStore
+    from ganzoo.weights import read_weights, write_weights
 
     catalog, store = load_catalog(), RunStore()
     record = store.resolve(args.ref)
-    row = results_row(record.ref, args.registry / "results")
+    row = results_row(record.ref, args.registry / "results", record.seed, record.epochs)
     family = record.family
     card_path = args.registry / f"{family}.toml"
     with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "generator.safetensors"
-        export_version(catalog, store, record.ref, out, part="generator")
+        exported = Path(tmp) / "generator.safetensors"
+        export_version(catalog, store, record.ref, exported, part="generator")
+        arrays, meta = read_weights(exported)
+        out = write_weights(Path(tmp) / "half.safetensors", arrays, meta, half=True)
         sha = file_sha256(out)
         name = f"{family}-{sha[:12]}.safetensors"
         target_dir = args.registry / REFERENCE_DIR

@@ -73,9 +73,14 @@ def file_sha256(path: Path) -> str:
 
 
 def write_weights(path: Path, arrays: Mapping[str, np.ndarray],
-                  metadata: Mapping[str, Any]) -> Path:
-    """Write canonical ``arrays`` with ``metadata`` (stored as JSON under the key 'ganzoo')."""
-    tensors = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in arrays.items()}
+                  metadata: Mapping[str, Any], *, half: bool = False) -> Path:
+    """Write canonical ``arrays`` with ``metadata`` (stored as JSON under the key 'ganzoo').
+
+    ``half`` stores float16 (half the bytes: the shipped reference weights); readers get
+    float32 back, and the checksum covers those float32 values, so it holds either way.
+    """
+    dtype = np.float16 if half else np.float32
+    tensors = {k: np.ascontiguousarray(v, dtype=dtype) for k, v in arrays.items()}
     # A writer always writes its own format version and a checksum of what it wrote, even when
     # ``metadata`` was copied from another file (export, import).
     meta = {**metadata, "format_version": FORMAT_VERSION, CHECKSUM_KEY: tensors_digest(tensors)}
@@ -204,8 +209,11 @@ def read_weights(path: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsFileError(f"{path} is truncated or corrupt: {exc}") from None
     for name, value in arrays.items():
+        if value.dtype == np.float16:  # stored at half size; computed with in float32
+            arrays[name] = value = value.astype(np.float32)
         if value.dtype != np.float32:
-            raise WeightsFileError(f"{path}: tensor {name} is {value.dtype}, not float32")
+            raise WeightsFileError(f"{path}: tensor {name} is {value.dtype}, not float32 "
+                                   "(or float16)")
         if name.partition(".")[0] not in meta["parts"]:
             raise WeightsFileError(
                 f"{path}: tensor {name} is not under a part the metadata lists "
