@@ -71,7 +71,24 @@ class ModelSpec:
                 f"plugin '{self.plugin}' registered {self.model_id} with factory "
                 f"'{self.factory}', which cannot be loaded: {exc}"
             ) from exc
-        return factory(self)
+        backend = factory(self)
+        _check_create_trainer_signature(backend, self.model_id)
+        return backend
+
+
+def _check_create_trainer_signature(backend: Any, model_id: str) -> None:
+    """Raise PluginError for a backend written to the old ``create_trainer(card, recipe, ...)``
+    (before ganzoo dropped the card), naming the fix, rather than a TypeError mid-training."""
+    import inspect
+
+    try:
+        params = list(inspect.signature(backend.create_trainer).parameters)
+    except (AttributeError, TypeError, ValueError):
+        return  # no inspectable create_trainer: using it reports what breaks
+    if params and params[0] == "card":
+        raise PluginError(f"{model_id}: {type(backend).__name__}.create_trainer no longer "
+                          "takes the card: drop its first parameter (the signature is "
+                          "create_trainer(recipe, config, images, labels=None))")
 
 
 @dataclass

@@ -176,6 +176,9 @@ def test_an_old_signature_create_trainer_is_refused_naming_the_fix(broken_catalo
     with pytest.raises(PluginError, match=re.escape(words)) as caught:
         check_model("mlp-oldsig", catalog=broken_catalog, checks=["seeded"])
     assert "mlp-oldsig: OldSignature.create_trainer" in str(caught.value)
+    # ganzoo train loads backends the same way: the same message, not a TypeError later
+    with pytest.raises(PluginError, match=re.escape(words)):
+        broken_catalog.model("mlp-oldsig").load_backend()
 
 
 def test_a_model_a_fresh_process_cannot_see_fails_the_listing_check(broken_catalog):

@@ -7,7 +7,6 @@ Trainers are built with ``max_steps=None`` on ``3 * d_steps_per_g`` batches (thr
 
 from __future__ import annotations
 
-import inspect
 import json
 import math
 import os
@@ -23,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from ganzoo.catalog import Catalog, ModelSpec
-from ganzoo.errors import PluginError
 from ganzoo.noise import draw_noise
 from ganzoo.protocols import METRIC_KEYS, TrainConfig
 
@@ -323,8 +321,7 @@ def check_model(model_id: str, *, catalog: Catalog | None = None,
     if unknown:
         raise ValueError(f"unknown checks {unknown}; known: {', '.join(CHECKS)}")
     wanted = [c for c in wanted if c not in set(skip)]
-    backend = spec.load_backend()
-    _check_create_trainer_signature(backend, model_id)
+    backend = spec.load_backend()  # refuses an old-signature create_trainer, naming the fix
     the_recipe = spec.card.recipe(recipe)
     batch = max(1, min(batch_size, the_recipe.batch_size))
     n = batch * the_recipe.d_steps_per_g * 3
@@ -357,18 +354,6 @@ def check_model(model_id: str, *, catalog: Catalog | None = None,
     if failures:
         raise ConformanceError(model_id, failures)
     return report
-
-
-def _check_create_trainer_signature(backend: Any, model_id: str) -> None:
-    """Raise PluginError for a backend written to the old ``create_trainer(card, recipe, ...)``."""
-    try:
-        params = list(inspect.signature(backend.create_trainer).parameters)
-    except (AttributeError, TypeError, ValueError):
-        return  # no inspectable create_trainer: the checks themselves report what breaks
-    if params and params[0] == "card":
-        raise PluginError(f"{model_id}: {type(backend).__name__}.create_trainer no longer "
-                          "takes the card: drop its first parameter (the signature is "
-                          "create_trainer(recipe, config, images, labels=None))")
 
 
 def model_ids(pattern: str = "*", catalog: Catalog | None = None) -> list[str]:
