@@ -78,13 +78,14 @@ def test_a_signal_checkpoints_registers_interrupted_and_exits_130(tmp_path, sig)
 @pytest.mark.slow
 def test_a_second_signal_aborts_with_130_and_leaves_an_orphan_for_gc(tmp_path):
     home = tmp_path / "home"
-    proc = _start(home, "--log-every", "400")  # a long chunk: the second signal lands in it
+    proc = _start(home)
     deadline = time.time() + 240
     while not list((home / "work").glob("*/config.json")) and time.time() < deadline:
         time.sleep(0.05)
     time.sleep(1.0)
+    # Back to back: the second lands while the step in flight still runs (a fast model stops
+    # within one step of the first, so a pause here would let the run register first).
     proc.send_signal(signal.SIGTERM)
-    time.sleep(0.5)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=240)
     assert proc.returncode == EXIT_INTERRUPTED, out + err
@@ -121,3 +122,19 @@ def test_a_diverged_run_exits_3(tmp_path, monkeypatch, cli):
     assert result.exit_code == EXIT_DIVERGED, result.output
     assert "Registered mlp-fake@1 (diverged)" in result.output
     assert RunStore(tmp_path / "home").resolve("mlp-fake@1").status == "diverged"
+
+
+def test_a_finished_command_ignores_a_late_ctrl_c_while_python_tears_down(monkeypatch):
+    """A Ctrl-C after the command returned would only print a finaliser's traceback."""
+    import ganzoo.cli
+    import ganzoo.cli.app
+
+    monkeypatch.setattr(ganzoo.cli.app, "app", lambda: None)
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        ganzoo.cli.main()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
