@@ -211,3 +211,21 @@ def test_builtin_references_sample_offline(cli, builtin_plugins, tmp_path, monke
             done = cli("sample", f"{card.family}-{backend}@reference", "-n", "16", "-o", str(out))
             assert done.exit_code == 0, done.output
             assert out.stat().st_size > 0
+
+
+def test_compare_takes_references_offline(cli, builtin_plugins, tmp_path, monkeypatch):
+    """``ganzoo compare A@reference B@reference`` imports each family's shipped weights and
+    compares them, on a fresh store, offline (issue 14's promise)."""
+    monkeypatch.setenv("GANZOO_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("GANZOO_OFFLINE", "1")
+    out = tmp_path / "report"
+    done = cli("compare", "mlp-torch@reference", "wgangp-keras@reference", "--data", "fashion",
+               "--split", "bundled-test", "-n", "100", "-o", str(out))
+    assert done.exit_code == 0, done.output
+    assert "mlp-torch@1" in done.output and "wgangp-keras@1" in done.output
+    assert (out / "samples.png").stat().st_size > 0
+    from ganzoo.store import RunStore
+
+    parents = {r.model_id: r.parent for r in RunStore(tmp_path / "home").list()}
+    assert parents["mlp-torch"].startswith("import:mlp-")
+    assert parents["wgangp-keras"].startswith("import:wgangp-")

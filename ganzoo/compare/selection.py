@@ -61,6 +61,11 @@ def resolve_versions(catalog: Catalog, store: RunStore, refs: list[str], dataset
     for text in refs:
         ref = parse_ref(text)
         spec = catalog.model(ref.model_id)
+        if ref.reference:  # the family's shipped weights, imported on first use
+            from ganzoo.reference_weights import resolve_reference
+
+            out.append((resolve_reference(store, spec.model_id, catalog), False))
+            continue
         if ref.version is not None:
             record = store.resolve(ref)
             if record.dataset != dataset:
