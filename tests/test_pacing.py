@@ -100,12 +100,15 @@ def test_ctrl_c_on_a_fast_model_stops_at_the_window_end(calls):
     assert record.status == "interrupted" and record.steps == 5
 
 
+def _step_records(record) -> list[dict]:
+    return [json.loads(line) for line in (record.path / "metrics.jsonl").read_text()
+            .splitlines() if '"kind": "step"' in line]
+
+
 def test_the_log_keeps_its_cadence_whatever_the_call_size(calls):
     for budget in (0.0, 1e9):
         record, counts = calls(budget_s=budget)
-        steps = [json.loads(line)["step"] for line in
-                 (record.path / "metrics.jsonl").read_text().splitlines()
-                 if '"kind": "step"' in line]
+        steps = [r["step"] for r in _step_records(record)]
         assert steps == [5, 8]  # 8 steps per epoch: a window of 5, then the epoch's end
         assert sum(counts) == 8
 
@@ -113,9 +116,7 @@ def test_the_log_keeps_its_cadence_whatever_the_call_size(calls):
 def test_images_seen_counts_every_step_whatever_the_call_size(calls):
     for budget in (0.0, 1e9):
         record, _ = calls(budget_s=budget)
-        seen = [json.loads(line)["images_seen"] for line in
-                (record.path / "metrics.jsonl").read_text().splitlines()
-                if '"kind": "step"' in line]
+        seen = [r["images_seen"] for r in _step_records(record)]
         assert seen == [5 * 32, 8 * 32]
         result = json.loads((record.path / "result.json").read_text())
         assert result["images_seen"] == 8 * 32 and result["global_step"] == 8
