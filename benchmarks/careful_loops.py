@@ -6,9 +6,13 @@ one float tensor in memory and batches taken by a per-epoch ``randperm`` (no Dat
 tf.data), the framework's stock Adam/SGD, and no per-step host sync (the loss is read back
 every ``log_every`` steps, as a notebook printing progress would).
 
-``careful_torch_loop`` / ``careful_keras_loop`` return ``None`` with :data:`SKIPPED` set to
-the reason where a recipe needs something written here for no loss/penalty (a plugin's own
-loss, say): the benchmark prints that note instead of a figure.
+A class-conditional recipe (cgan) is written the way its paper and ganzoo's card say: real
+images judged with their own labels (given as ``labels``), generated ones with labels drawn
+uniformly per batch, the same labels for G's update; networks called ``G(z, y)``/``D(x, y)``
+(torch) and ``G([z, y])``/``D([x, y])`` (Keras).
+
+:func:`unsupported` gives the reason where a recipe needs something not written here (a
+plugin's own loss, say): the benchmark prints that note instead of a figure.
 """
 
 from __future__ import annotations
@@ -25,8 +29,8 @@ PENALTIES = ("gradient_penalty",)
 
 def unsupported(recipe: Any) -> str | None:
     """Why no careful loop is written for ``recipe`` (None: one is)."""
-    if getattr(recipe, "conditional", False):
-        return "class-conditional recipes have no hand-written baseline yet"
+    if getattr(recipe, "conditional", False) and recipe.penalty is not None:
+        return "a penalty on a class-conditional critic has no hand-written baseline"
     if recipe.loss not in TORCH_LOSSES:
         return f"loss '{recipe.loss}' has no hand-written baseline"
     if recipe.penalty is not None and recipe.penalty.name not in PENALTIES:
@@ -41,9 +45,10 @@ def unsupported(recipe: Any) -> str | None:
 # -- torch ---------------------------------------------------------------------------------
 
 
-def careful_torch_loop(recipe: Any, images: np.ndarray, batch: int,
-                       seed: int = 0) -> Callable[[int], None]:
-    """``run(n)``: n generator updates of a hand-written PyTorch loop of ``recipe``."""
+def careful_torch_loop(recipe: Any, images: np.ndarray, batch: int, seed: int = 0,
+                       labels: np.ndarray | None = None) -> Callable[[int], None]:
+    """``run(n)``: n generator updates of a hand-written PyTorch loop of ``recipe``
+    (``labels``: the images' classes, for a class-conditional recipe)."""
     import torch
     import torch.nn.functional as F
 
@@ -53,6 +58,10 @@ def careful_torch_loop(recipe: Any, images: np.ndarray, batch: int,
     G, D = build_networks(recipe)
     data = torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
     data = data.contiguous()
+    conditional = getattr(recipe, "conditional", False)
+    classes = recipe.classes if conditional else 0
+    data_labels = (torch.as_tensor(class_labels(recipe, labels, len(images))).long()
+                   if conditional else None)
 
     def adam(spec: Any, params: Any) -> torch.optim.Optimizer:
         if spec.name == "adam":
@@ -70,6 +79,15 @@ def careful_torch_loop(recipe: Any, images: np.ndarray, batch: int,
         if recipe.noise == "normal":
             return torch.randn(batch, latent)
         return torch.rand(batch, latent) * 2 - 1
+
+    def fake_labels() -> torch.Tensor | None:
+        return torch.randint(0, classes, (batch,)) if conditional else None
+
+    def gen(y: torch.Tensor | None) -> torch.Tensor:
+        return G(noise()) if y is None else G(noise(), y)
+
+    def disc(x: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return D(x) if y is None else D(x, y)
 
     def loss_real(out: torch.Tensor) -> torch.Tensor:
         return {"bce_logits": lambda: F.binary_cross_entropy_with_logits(out, ones),
@@ -106,7 +124,8 @@ def careful_torch_loop(recipe: Any, images: np.ndarray, batch: int,
             p.requires_grad_(False)
         for m in norms if frozen_norms else ():
             m.eval()
-        g_loss = loss_g(D(G(noise())))
+        y = fake_labels()
+        g_loss = loss_g(disc(gen(y), y))
         for m in norms if frozen_norms else ():
             m.train()
         g_opt.zero_grad(set_to_none=True)
@@ -116,10 +135,13 @@ def careful_torch_loop(recipe: Any, images: np.ndarray, batch: int,
             p.requires_grad_(True)
         return g_loss
 
-    def step(batches: list[torch.Tensor]) -> torch.Tensor:
+    def step(batches: list[torch.Tensor],
+             label_batches: list[torch.Tensor] | None = None) -> torch.Tensor:
+        ys: list[Any] = label_batches or [None] * len(batches)
         if recipe.step == "simultaneous":
-            fake = G(noise())
-            real_out, fake_out = D(batches[0]), D(fake)
+            y = fake_labels()
+            fake = gen(y)
+            real_out, fake_out = disc(batches[0], ys[0]), disc(fake, y)
             d_loss = loss_real(real_out) + loss_fake(fake_out)
             g_loss = loss_g(fake_out)
             g_grads = torch.autograd.grad(g_loss, list(G.parameters()), retain_graph=True)
@@ -130,21 +152,24 @@ def careful_torch_loop(recipe: Any, images: np.ndarray, batch: int,
             g_opt.step()
             d_opt.step()
             return g_loss
-        for real in batches:
+        for real, y_real in zip(batches, ys, strict=True):
             if recipe.step == "combined":
                 G.eval()
+            y = fake_labels()
             with torch.no_grad():
-                fake = G(noise())
+                fake = gen(y)
             G.train()
             if recipe.step == "alternating":
-                d_update(loss_real(D(real)) + loss_fake(D(fake)) + penalty(real, fake))
+                d_update(loss_real(disc(real, y_real)) + loss_fake(disc(fake, y))
+                         + penalty(real, fake))
             elif recipe.d_batches == "concat":
-                out = D(torch.cat([real, fake]))
+                both = None if y is None else torch.cat([y_real, y])
+                out = disc(torch.cat([real, fake]), both)
                 d_update(0.5 * (loss_real(out[:batch]) + loss_fake(out[batch:]))
                          + penalty(real, fake))
             else:
-                d_update(loss_real(D(real)))
-                d_update(loss_fake(D(fake)))
+                d_update(loss_real(disc(real, y_real)))
+                d_update(loss_fake(disc(fake, y)))
         return g_update(frozen_norms=recipe.step == "combined")
 
     steps_per_epoch = len(data) // (batch * k)
@@ -157,14 +182,27 @@ def careful_torch_loop(recipe: Any, images: np.ndarray, batch: int,
             first = state["i"] * batch * k
             idx = state["order"][first:first + batch * k]
             real = data[idx]
-            g_loss = step(list(real.split(batch)))
+            ys = None if data_labels is None else list(data_labels[idx].split(batch))
+            g_loss = step(list(real.split(batch)), ys)
             state["i"] += 1
             if state["i"] % LOG_EVERY == 0:
                 g_loss.item()
 
     run.step = step  # type: ignore[attr-defined]  # one step on given batches (FLOP count)
     run.data = data  # type: ignore[attr-defined]
+    run.labels = data_labels  # type: ignore[attr-defined]
+    run.networks = (G, D)  # type: ignore[attr-defined]
     return run
+
+
+def class_labels(recipe: Any, labels: np.ndarray | None, count: int) -> np.ndarray:
+    """The images' class labels for a conditional recipe (given, or seeded uniform ones for
+    random benchmark images)."""
+    if labels is None:
+        labels = np.random.default_rng(1).integers(0, recipe.classes, count)
+    if len(labels) != count or labels.min() < 0 or labels.max() >= recipe.classes:
+        raise ValueError(f"need {count} labels in [0, {recipe.classes})")
+    return np.asarray(labels, dtype=np.int64)
 
 
 def torch_flops_per_step(recipe: Any, batch: int) -> int:
@@ -193,38 +231,67 @@ def torch_flops_per_step(recipe: Any, batch: int) -> int:
     images = np.zeros((batch * recipe.d_steps_per_g, *recipe.image_shape), dtype=np.uint8)
     run = careful_torch_loop(recipe, images, batch)
     batches = list(run.data.split(batch))  # type: ignore[attr-defined]
-    run.step(batches)  # type: ignore[attr-defined]  # optimiser state exists
+    ys = None if run.labels is None else list(run.labels.split(batch))  # type: ignore[attr-defined]
+    run.step(batches, ys)  # type: ignore[attr-defined]  # optimiser state exists
     counter = Count()
     with counter:
-        run.step(batches)  # type: ignore[attr-defined]
+        run.step(batches, ys)  # type: ignore[attr-defined]
     torch.manual_seed(0)
     return counter.total
 
 
-def sgemm_gflops(size: int = 2048, repeats: int = 5) -> float:
-    """A ``size`` x ``size`` float32 matrix multiply with torch (median of ``repeats``), in
-    GFLOP/s: the matrix-multiply peak the achieved rates are a fraction of."""
+def _best_rate(call: Callable[[], Any], flops: float, repeats: int) -> float:
+    """GFLOP/s of ``call`` from the median of ``repeats`` timings (after one warm-up call)."""
     import statistics
     import time
 
+    call()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - t0)
+    return flops / statistics.median(times) / 1e9
+
+
+def sgemm_gflops(size: int = 2048, repeats: int = 5) -> float:
+    """A ``size`` x ``size`` float32 ``torch.mm`` (BLAS: MKL in the pip wheels), median of
+    ``repeats``, in GFLOP/s."""
     import torch
 
     a, b = torch.randn(size, size), torch.randn(size, size)
     out = torch.empty(size, size)
-    torch.mm(a, b, out=out)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        torch.mm(a, b, out=out)
-        times.append(time.perf_counter() - t0)
-    return 2 * size ** 3 / statistics.median(times) / 1e9
+    return _best_rate(lambda: torch.mm(a, b, out=out), 2 * size ** 3, repeats)
+
+
+def conv_gemm_gflops(repeats: int = 5) -> float:
+    """A 3x3, 256 -> 256 channel float32 convolution of a (32, 256, 16, 16) channels-last
+    batch (oneDNN's implicit GEMM: 9.7 GFLOP), median of ``repeats``, in GFLOP/s.
+
+    Why beside the sgemm: MKL's sgemm does not reach the vector units' peak on every CPU
+    (on this AMD EPYC it gives ~190 GFLOP/s where oneDNN's convolution gives ~500, 98% of
+    2 cores x 64 FLOP/cycle x ~3.9 GHz), so a fraction of the sgemm alone can pass 100%."""
+    import torch
+    import torch.nn.functional as F
+
+    x = torch.randn(32, 256, 16, 16).contiguous(memory_format=torch.channels_last)
+    w = torch.randn(256, 256, 3, 3).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        return _best_rate(lambda: F.conv2d(x, w, padding=1), 2 * 32 * 16 * 16 * 256 * 256 * 9,
+                          repeats)
+
+
+def peak_rates(repeats: int = 5) -> dict[str, float]:
+    """The matrix-multiply rates the achieved ones are a fraction of: ``sgemm`` and
+    ``conv_gemm`` (GFLOP/s, medians of ``repeats``); the peak is the best of them."""
+    return {"sgemm": sgemm_gflops(repeats=repeats), "conv_gemm": conv_gemm_gflops(repeats)}
 
 
 # -- Keras ---------------------------------------------------------------------------------
 
 
-def careful_keras_loop(recipe: Any, images: np.ndarray, batch: int,
-                       seed: int = 0) -> Callable[[int], None]:
+def careful_keras_loop(recipe: Any, images: np.ndarray, batch: int, seed: int = 0,
+                       labels: np.ndarray | None = None) -> Callable[[int], None]:
     """``run(n)``: n generator updates of a hand-written ``tf.function`` loop of ``recipe``
     (one compiled step per call, batches gathered from an in-memory tensor)."""
     from ganzoo_keras import build_networks
@@ -244,6 +311,20 @@ def careful_keras_loop(recipe: Any, images: np.ndarray, batch: int,
     data = tf.constant(images.astype(np.float32) / 127.5 - 1.0)
     k, kind, latent, n_images = recipe.d_steps_per_g, recipe.loss, recipe.latent_dim, len(images)
     bce = keras.losses.BinaryCrossentropy(from_logits=True)
+    conditional = getattr(recipe, "conditional", False)
+    data_labels = (tf.constant(class_labels(recipe, labels, n_images).astype(np.int32))
+                   if conditional else None)
+
+    def fake_labels() -> Any:
+        if not conditional:
+            return None
+        return tf.random.uniform([batch], 0, recipe.classes, dtype=tf.int32)
+
+    def gen(y: Any, training: bool) -> Any:
+        return G(noise() if y is None else [noise(), y], training=training)
+
+    def disc(x: Any, y: Any) -> Any:
+        return D(x if y is None else [x, y], training=True)
 
     def noise() -> Any:
         if recipe.noise == "normal":
@@ -289,11 +370,15 @@ def careful_keras_loop(recipe: Any, images: np.ndarray, batch: int,
                                   D.trainable_variables, strict=True))
 
     @tf.function
-    def step(real_k: Any) -> Any:
+    def step(real_k: Any, y_k: Any = None) -> Any:
+        def real_labels(j: int) -> Any:
+            return None if y_k is None else y_k[j * batch:(j + 1) * batch]
+
         if recipe.step == "simultaneous":
             with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-                fake = G(noise(), training=True)
-                real_out, fake_out = D(real_k, training=True), D(fake, training=True)
+                y = fake_labels()
+                fake = gen(y, training=True)
+                real_out, fake_out = disc(real_k, real_labels(0)), disc(fake, y)
                 d_loss = loss_real(real_out) + loss_fake(fake_out)
                 g_loss = loss_g(fake_out)
             g_opt.apply_gradients(zip(g_tape.gradient(g_loss, G.trainable_variables),
@@ -302,23 +387,25 @@ def careful_keras_loop(recipe: Any, images: np.ndarray, batch: int,
                                       D.trainable_variables, strict=True))
             return g_loss
         for j in range(k):
-            real = real_k[j * batch:(j + 1) * batch]
-            fake = G(noise(), training=recipe.step != "combined")
+            real, y_real, y = real_k[j * batch:(j + 1) * batch], real_labels(j), fake_labels()
+            fake = gen(y, training=recipe.step != "combined")
             if recipe.step == "alternating":
-                d_update(lambda r=real, f=fake: loss_real(D(r, training=True))
-                         + loss_fake(D(f, training=True)) + penalty(r, f))
+                d_update(lambda r=real, f=fake, yr=y_real, yf=y: loss_real(disc(r, yr))
+                         + loss_fake(disc(f, yf)) + penalty(r, f))
             elif recipe.d_batches == "concat":
-                def concat(r: Any = real, f: Any = fake) -> Any:
-                    out = D(tf.concat([r, f], 0), training=True)
+                def concat(r: Any = real, f: Any = fake, yr: Any = y_real, yf: Any = y) -> Any:
+                    both = None if yf is None else tf.concat([yr, yf], 0)
+                    out = disc(tf.concat([r, f], 0), both)
                     return 0.5 * (loss_real(out[:batch]) + loss_fake(out[batch:])) + penalty(r, f)
                 d_update(concat)
             else:
-                d_update(lambda r=real: loss_real(D(r, training=True)))
-                d_update(lambda f=fake: loss_fake(D(f, training=True)))
+                d_update(lambda r=real, yr=y_real: loss_real(disc(r, yr)))
+                d_update(lambda f=fake, yf=y: loss_fake(disc(f, yf)))
         with tf.GradientTape() as tape:
             # Keras' frozen D would run batch norm on running statistics in the combined
             # step; the cost is the same, so the loop keeps training=True (dropout active)
-            out = D(G(noise(), training=True), training=True)
+            y = fake_labels()
+            out = disc(gen(y, training=True), y)
             g_loss = loss_g(out)
         g_opt.apply_gradients(zip(tape.gradient(g_loss, G.trainable_variables),
                                   G.trainable_variables, strict=True))
@@ -333,9 +420,12 @@ def careful_keras_loop(recipe: Any, images: np.ndarray, batch: int,
             if state["i"] >= steps_per_epoch:
                 state["order"], state["i"] = rng.permutation(n_images), 0
             first = state["i"] * batch * k
-            g_loss = step(tf.gather(data, state["order"][first:first + batch * k]))
+            idx = state["order"][first:first + batch * k]
+            y_k = None if data_labels is None else tf.gather(data_labels, idx)
+            g_loss = step(tf.gather(data, idx), y_k)
             state["i"] += 1
             if state["i"] % LOG_EVERY == 0:
                 float(g_loss)
 
+    run.networks = (G, D)  # type: ignore[attr-defined]
     return run
