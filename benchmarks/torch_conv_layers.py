@@ -75,6 +75,9 @@ def main() -> None:
             spec = getattr(recipe, net_name)
             net = build_network(spec)
             x = torch.randn(recipe.batch_size, *spec.input_shape)
+            if spec.label is not None and spec.label.mode == "concat":
+                # a conditional generator's layers see [z, embed(y)]: only the width matters
+                x = torch.randn(recipe.batch_size, spec.input_shape[0] + spec.label.dim)
             if x.dim() == 4:
                 x = x.permute(0, 3, 1, 2).contiguous()
             for index, module in enumerate(net):
