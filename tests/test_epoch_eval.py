@@ -19,6 +19,7 @@ import ganzoo.training.epoch_eval as epoch_eval
 from ganzoo.catalog import Catalog
 from ganzoo.protocols import TrainConfig
 from ganzoo.store import RunStore
+from ganzoo.store.layout import BEST_NAME
 from ganzoo.training.loop import train
 from ganzoo.weights import read_weights
 
@@ -55,7 +56,7 @@ def test_best_epoch_is_kept_beside_the_last(setup):
     result = json.loads((record.path / "result.json").read_text())
     assert result["best"]["epoch"] == best["epoch"]
     assert result["best"]["fid"] == pytest.approx(best["fid"])
-    arrays, meta = read_weights(record.path / epoch_eval.BEST_NAME)
+    arrays, meta = read_weights(record.path / BEST_NAME)
     assert meta["epochs"] == best["epoch"] and meta["best_fid"] == pytest.approx(best["fid"])
     # the kept weights are that epoch's: a run stopped there trained exactly these
     again = train(catalog, _config(epochs=best["epoch"]), store,
@@ -78,7 +79,7 @@ def test_off_by_default(setup):
     record = train(catalog, _config(epochs=1), store, console=Console(file=io.StringIO()),
                    show_progress=False)
     assert _evals(record) == []
-    assert not (record.path / epoch_eval.BEST_NAME).exists()
+    assert not (record.path / BEST_NAME).exists()
     assert "best" not in json.loads((record.path / "result.json").read_text())
 
 
@@ -110,7 +111,7 @@ def test_a_later_worse_epoch_does_not_replace_the_best(setup, monkeypatch):
                    show_progress=False, eval_every=1, eval_n=100)
     result = json.loads((record.path / "result.json").read_text())
     assert (result["best"]["epoch"], result["best"]["fid"]) == (2, 4.0)
-    best, meta = read_weights(record.path / epoch_eval.BEST_NAME)
+    best, meta = read_weights(record.path / BEST_NAME)
     assert meta["epochs"] == 2
     last, _ = read_weights(record.path / "weights.safetensors")
     monkeypatch.undo()
@@ -121,3 +122,26 @@ def test_a_later_worse_epoch_does_not_replace_the_best(setup, monkeypatch):
     for name, value in there.items():
         np.testing.assert_array_equal(best[name], value)
     assert any(not np.array_equal(best[k], last[k]) for k in best)
+
+
+@pytest.mark.parametrize(("resumed_fid", "best_epoch"), [(7.0, 1), (2.0, 3)])
+def test_resume_carries_the_best_epoch(setup, monkeypatch, resumed_fid, best_epoch):
+    """FIDs 4, 9 over two epochs, then --resume to 3 epochs: the parent's best (epoch 1) is the
+    one to beat; a worse epoch 3 keeps it, a better one replaces it."""
+    catalog, store = setup
+    fids = iter([4.0, 9.0, resumed_fid])
+    monkeypatch.setattr(epoch_eval.EpochEval, "measure", lambda self, *a: {
+        "fid": next(fids), "class_coverage": 1.0, "n": self.n, "eval_s": 0.0})
+    parent = train(catalog, _config(epochs=2), store, console=Console(file=io.StringIO()),
+                   show_progress=False, eval_every=1, eval_n=100)
+    parent_best, _ = read_weights(parent.path / BEST_NAME)
+    child = train(catalog, _config(epochs=3), store, console=Console(file=io.StringIO()),
+                  show_progress=False, eval_every=1, eval_n=100, resume=parent.ref)
+    result = json.loads((child.path / "result.json").read_text())
+    assert result["best"]["epoch"] == best_epoch
+    best, meta = read_weights(child.path / BEST_NAME)
+    assert meta["epochs"] == best_epoch
+    last, _ = read_weights(child.path / "weights.safetensors")
+    expected = parent_best if best_epoch == 1 else last
+    for name, value in expected.items():
+        np.testing.assert_array_equal(best[name], value)

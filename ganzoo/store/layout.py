@@ -22,6 +22,7 @@ WEIGHTS_NAME = "weights.safetensors"  # canonical generator + discriminator (doc
 CHECKPOINT_NAME = "checkpoint.safetensors"  # the trainer's whole state, for --resume
 CONFIG_NAME = "config.json"  # the TrainConfig the run used
 RESULT_NAME = "result.json"  # how the run ended: status, message, position, speed
+BEST_NAME = "best.safetensors"  # --eval-every: the best evaluated epoch's weights
 METRICS_NAME = "metrics.jsonl"  # the metrics log: one JSON record per logged chunk/epoch
 SAMPLES_NAME = "samples.png"  # the final fixed-noise grid
 SAMPLES_DIR = "samples"  # one grid per epoch: samples/epoch_NNNN.png

@@ -22,7 +22,6 @@ from ganzoo.errors import UsageError
 EVAL_N = 2000  # generated (and real) images per evaluation
 COVERAGE_WARN = 0.5  # warn when fewer than half of the classes are covered
 EVAL_SEED_OFFSET = 104729  # the evaluation noise never coincides with training or grid noise
-BEST_NAME = "best.safetensors"
 GENERATE_BATCH = 500
 
 

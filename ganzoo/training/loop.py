@@ -36,6 +36,7 @@ from ganzoo.training.registration import register_run
 from ganzoo.training.resume import (
     RUN_DEFINING,
     ResumePoint,
+    carried_best,
     carry_over,
     check_resume,
     resume_point,
@@ -106,6 +107,8 @@ def train(
 
     run = Run(trainer, config, workdir, position, fixed_noise, console, main)
     run.images_per_step = config.batch_size * recipe.d_steps_per_g
+    if point is not None:  # --eval-every's best so far: the parent's, where it was carried
+        run.best = carried_best(point.previous.path, position.epoch)
     _attach(run, catalog, store, spec, recipe, config, data_dir=data_dir,
             tensorboard=tensorboard, track=track, eval_every=eval_every, eval_n=eval_n)
     try:
@@ -172,7 +175,8 @@ def _open_workdir(store: RunStore, config: TrainConfig, main: bool,
     """
     workdir = store.new_workdir() if main else Path(tempfile.mkdtemp(prefix="ganzoo-rank-"))
     if point is not None:
-        carry_over(point.previous.path, workdir, point.position.global_step)
+        carry_over(point.previous.path, workdir, point.position.global_step,
+                   point.position.epoch)
     (workdir / CONFIG_NAME).write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True))
     (workdir / SAMPLES_DIR).mkdir(exist_ok=True)
     return workdir

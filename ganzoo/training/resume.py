@@ -17,7 +17,7 @@ from typing import Any
 from ganzoo.errors import UsageError
 from ganzoo.protocols import TrainConfig
 from ganzoo.store import RunStore, VersionRecord
-from ganzoo.store.layout import CONFIG_NAME, SAMPLES_DIR
+from ganzoo.store.layout import BEST_NAME, CONFIG_NAME, RESULT_NAME, SAMPLES_DIR
 from ganzoo.training.checkpoint import CHECKPOINT_NAME, load_checkpoint
 from ganzoo.training.config import epochs_text
 from ganzoo.training.metrics_log import METRICS_NAME, truncate_after
@@ -113,8 +113,22 @@ def _option_value(value: object) -> str:
     return str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def carry_over(source: Path, workdir: Path, global_step: int) -> None:
-    """Start a resumed run's folder with its parent's log and samples, rewound to the checkpoint."""
+def carried_best(source: Path, epoch: int) -> dict[str, Any] | None:
+    """The parent's best evaluated epoch (``--eval-every``), when it is within the ``epoch``
+    epochs the resumed run continues from and its weights are there; else None."""
+    try:
+        best = json.loads((source / RESULT_NAME).read_text()).get("best")
+    except (OSError, ValueError):
+        return None
+    if not best or best.get("epoch", epoch + 1) > epoch or not (source / BEST_NAME).exists():
+        return None
+    return best
+
+
+def carry_over(source: Path, workdir: Path, global_step: int, epoch: int | None = None) -> None:
+    """Start a resumed run's folder with its parent's log and samples, rewound to the
+    checkpoint (at ``global_step``, ``epoch``), and the parent's best evaluated epoch's weights
+    when that epoch is within the checkpoint (a later ``--eval-every`` compares against it)."""
     for name in (METRICS_NAME,):
         if (source / name).exists():
             shutil.copy2(source / name, workdir / name)
@@ -123,4 +137,6 @@ def carry_over(source: Path, workdir: Path, global_step: int) -> None:
         shutil.copytree(source / SAMPLES_DIR, workdir / SAMPLES_DIR, dirs_exist_ok=True)
     if (source / CHECKPOINT_NAME).exists():
         shutil.copy2(source / CHECKPOINT_NAME, workdir / CHECKPOINT_NAME)
+    if epoch is not None and carried_best(source, epoch) is not None:
+        shutil.copy2(source / BEST_NAME, workdir / BEST_NAME)
 

@@ -189,7 +189,8 @@ class Run:
 
     def _evaluate_epoch(self) -> None:
         """--eval-every: measure this epoch; keep its weights as best.safetensors if best."""
-        from ganzoo.training.epoch_eval import BEST_NAME, COVERAGE_WARN
+        from ganzoo.store.layout import BEST_NAME
+        from ganzoo.training.epoch_eval import COVERAGE_WARN
 
         pos, meta = self.position, self.metadata
         out = self.epoch_eval.measure(self.trainer, meta["noise"], int(meta["latent_dim"]))
