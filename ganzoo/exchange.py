@@ -142,19 +142,21 @@ def _config(checked: CheckedFile, spec: ModelSpec) -> dict[str, Any]:
     config = build_config(spec, recipe=checked.recipe.name, data=meta.get("dataset") or None,
                           split=meta.get("split") or "train",
                           batch_size=int(meta.get("batch_size") or 0) or None,
-                          seed=int(meta.get("seed") or 0))
+                          seed=int(meta.get("seed") or 0),
+                          max_steps=int(meta.get("max_steps") or 0) or None)
     return replace(config, epochs=int(meta.get("epochs") or 0)).to_dict()
 
 
 def import_file(catalog: Catalog, store: RunStore, path: Path, *, backend: str | None = None,
-                seed: int = 0, dry_run: bool = False) -> Imported:
+                seed: int = 0, dry_run: bool = False, steps: int | None = None) -> Imported:
     """Register an exported file as a new version of ``<family>-<backend>``.
 
     ``backend`` defaults to the one the file was trained with. The file is checked, and the
     chosen backend builds the networks and generates a sample grid, all before anything is
     registered: a bad file leaves the registry untouched. The version folder holds
     ``weights.safetensors`` (metadata's backend and model id updated, ``trained_backend``
-    kept), ``config.json`` and ``samples.png``.
+    kept), ``config.json`` and ``samples.png``. The version's steps (its budget in
+    ``compare``) are ``steps`` when given, else the file's ``steps`` metadata, else 0.
     """
     from ganzoo.images import save_grid
     from ganzoo.noise import draw_noise
@@ -195,7 +197,9 @@ def import_file(catalog: Catalog, store: RunStore, path: Path, *, backend: str |
         record = store.register(workdir, RunSummary(
             model_id=spec.model_id, status="complete", family=spec.family,
             backend=spec.backend, recipe=recipe.name, dataset=config["dataset"],
-            split=config["split"], epochs=config["epochs"], steps=0, seed=config["seed"],
+            split=config["split"], epochs=config["epochs"],
+            steps=steps if steps is not None else int(checked.meta.get("steps") or 0),
+            seed=config["seed"],
             wall_time_s=0.0, images_per_s=0.0, parent=f"import:{path.name}"))
     except BaseException:
         shutil.rmtree(workdir, ignore_errors=True)  # no half-written version lingers in work/

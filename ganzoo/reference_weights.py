@@ -84,6 +84,18 @@ def resolve_reference(store: RunStore, model_id: str,
             return record
     from ganzoo.exchange import import_file
 
-    imported = import_file(catalog, store, path, backend=spec.backend)
+    imported = import_file(catalog, store, path, backend=spec.backend,
+                           steps=reference_steps(card))
     assert imported.record is not None  # not a dry run
     return imported.record
+
+
+def reference_steps(card: ModelCard) -> int | None:
+    """The generator updates behind the card's reference: its ``budget`` (real images drawn)
+    over the images one update draws (batch x critic steps); None when the card has none."""
+    reference = card.reference or {}
+    budget = reference.get("budget")
+    if not isinstance(budget, int) or budget <= 0:
+        return None
+    recipe = card.recipe(reference.get("recipe"))
+    return budget // (recipe.batch_size * recipe.d_steps_per_g)

@@ -3,6 +3,7 @@ TensorFlow's start-up chatter, and imported versions in 'ganzoo runs' (issue 15)
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -108,8 +109,8 @@ def test_imported_versions_show_as_imported_with_their_origin(store, cli, tmp_pa
 
 @pytest.mark.keras
 @pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="needs tensorflow")
 def test_sample_with_keras_prints_no_tensorflow_log_lines(tmp_path):
-    pytest.importorskip("tensorflow")
     weights = write_file(tmp_path / "w.safetensors", CATALOG)
     env = dict(os.environ, GANZOO_HOME=str(tmp_path / "home"), GANZOO_PLUGINS="torch,keras")
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)

@@ -155,8 +155,8 @@ def test_careful_torch_loop_writes_the_conditional_step() -> None:
     assert 1e9 < torch_flops_per_step(recipe, 8) < 2e9
 
 
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="needs tensorflow")
 def test_careful_keras_loop_trains_both_label_tables() -> None:
-    pytest.importorskip("tensorflow")
     sys.path.insert(0, str(RUN.parent))
     import numpy as np
     from careful_loops import careful_keras_loop

@@ -4,6 +4,8 @@ The shared layout check is the core's (numpy only); the conversions live in the 
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -51,8 +53,8 @@ def test_to_torch_places_on_the_device_from_uint8():
 
 
 @pytest.mark.keras
+@pytest.mark.skipif(importlib.util.find_spec("tensorflow") is None, reason="needs tensorflow")
 def test_to_tensorflow_is_nhwc_float_in_range():
-    pytest.importorskip("tensorflow")
     from ganzoo_keras.data import to_tensorflow  # imports torch first (the safe order)
 
     tensor = to_tensorflow(IMAGES)

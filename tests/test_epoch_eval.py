@@ -58,6 +58,9 @@ def test_best_epoch_is_kept_beside_the_last(setup):
     assert result["best"]["fid"] == pytest.approx(best["fid"])
     arrays, meta = read_weights(record.path / BEST_NAME)
     assert meta["epochs"] == best["epoch"] and meta["best_fid"] == pytest.approx(best["fid"])
+    # the files carry their budget in generator updates (what an importer reports)
+    assert meta["steps"] == record.steps // 3 * best["epoch"]
+    assert read_weights(record.path / "weights.safetensors")[1]["steps"] == record.steps > 0
     # the kept weights are that epoch's: a run stopped there trained exactly these
     again = train(catalog, _config(epochs=best["epoch"]), store,
                   console=Console(file=io.StringIO()), show_progress=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import textwrap
@@ -52,3 +53,26 @@ def test_import_tensorflow_imports_torch_first():
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip() == "True"
+
+
+def test_no_code_or_test_imports_tensorflow_behind_ganzoos_back():
+    """``pytest.importorskip("tensorflow")`` or a bare ``import tensorflow`` in a test process
+    loads TensorFlow before torchvision; a torch test later in the same run then segfaults
+    when torch._dynamo first loads triton. Everything goes through import_tensorflow."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    bare = re.compile(r"^\s*(import tensorflow|from tensorflow\b|import keras\b|from keras\b)"
+                      r"|importorskip\(\s*[\"'](tensorflow|keras)[\"']", re.MULTILINE)
+    # after import_tensorflow() on the line before:
+    allowed = {"ganzoo/frameworks.py", "plugins/ganzoo_keras/runtime.py",
+               "tests/test_torch_keras_parity.py"}
+    offenders = []
+    for folder in ("ganzoo", "plugins", "tests", "benchmarks", "tools"):
+        for path in (root / folder).rglob("*.py"):
+            rel = path.relative_to(root).as_posix()
+            if rel in allowed or rel == "tests/test_frameworks.py":
+                continue
+            for match in bare.finditer(path.read_text(encoding="utf-8")):
+                offenders.append(f"{rel}: {match.group(0).strip()}")
+    assert offenders == [], offenders

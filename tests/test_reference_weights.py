@@ -114,6 +114,9 @@ def test_reference_loads_on_both_backends_once(shipped):
     keras_record = resolve_reference(store, "mlpref-keras", catalog)
     assert (torch_record.model_id, keras_record.model_id) == ("mlpref-torch", "mlpref-keras")
     assert torch_record.parent == f"import:{weights.name}"
+    # its budget is the card's (60,000 images at the recipe's batch), not 0 steps
+    batch = catalog.cards["mlpref"].recipe(None).batch_size
+    assert torch_record.steps == keras_record.steps == 60000 // batch
     # a second use finds the imported version instead of importing again
     assert resolve_reference(store, "mlpref-torch", catalog).ref == torch_record.ref
     assert len(store.list("mlpref-torch")) == 1

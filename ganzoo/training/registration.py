@@ -27,13 +27,14 @@ def register_run(store: RunStore, spec: ModelSpec, config: TrainConfig, run: Run
     workdir, pos = run.workdir, run.position
     if status == "complete" or status == "interrupted":
         arrays = run.trainer.weights()
-        epochs_done = pos.epoch
+        epochs_done, steps_done = pos.epoch, pos.global_step
     else:
         state, saved = load_checkpoint(run.checkpoint)
         arrays = {k: v for k, v in state.items()
                   if k.startswith(("generator.", "discriminator."))}
-        epochs_done = saved["epoch"]
-    write_weights(workdir / WEIGHTS_NAME, arrays, weights_metadata(spec, config, epochs_done))
+        epochs_done, steps_done = saved["epoch"], saved["global_step"]
+    write_weights(workdir / WEIGHTS_NAME, arrays,
+                  weights_metadata(spec, config, epochs_done, steps_done))
     plot_losses([(spec.model_id, workdir / METRICS_NAME)], workdir / LOSS_PLOT_NAME,
                 title=f"{spec.model_id} ({config.recipe}) on {config.dataset}")
     if status != "diverged":

@@ -199,7 +199,8 @@ class Run:
         better = self.best is None or out["fid"] < self.best["fid"]
         if better:
             write_weights(self.workdir / BEST_NAME, self.trainer.weights(),
-                          {**meta, "epochs": pos.epoch, "best_fid": out["fid"],
+                          {**meta, "epochs": pos.epoch, "steps": pos.global_step,
+                           "best_fid": out["fid"],
                            "best_n": out["n"]})
             self.best = {"epoch": pos.epoch, "fid": out["fid"], "n": out["n"],
                          "class_coverage": out["class_coverage"], "file": BEST_NAME}

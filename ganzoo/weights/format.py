@@ -44,6 +44,8 @@ OPTIONAL_METADATA: dict[str, type] = {
     "dataset": str,
     "split": str,
     "epochs": int,
+    "steps": int,  # generator updates trained (a budget an importer can report)
+    "max_steps": int,  # the run's per-epoch step cap, when it had one
     "seed": int,
     "layout": str,
     "ganzoo_version": str,

@@ -12,9 +12,11 @@ if TYPE_CHECKING:
     from ganzoo.protocols import TrainConfig
 
 
-def weights_metadata(spec: ModelSpec, config: TrainConfig, epochs_done: int) -> dict[str, Any]:
-    """The metadata of ``spec``'s weights after ``epochs_done`` epochs of ``config``: what
-    a reader needs to sample (noise, shape, range, layout) and where the weights came from."""
+def weights_metadata(spec: ModelSpec, config: TrainConfig, epochs_done: int,
+                     steps: int | None = None) -> dict[str, Any]:
+    """The metadata of ``spec``'s weights after ``epochs_done`` epochs (``steps`` generator
+    updates, when known) of ``config``: what a reader needs to sample (noise, shape, range,
+    layout) and where the weights came from, with the budget an importer can report."""
     recipe = spec.card.recipe(config.recipe)
     return {
         "model_id": spec.model_id,
@@ -29,6 +31,8 @@ def weights_metadata(spec: ModelSpec, config: TrainConfig, epochs_done: int) -> 
         "dataset": config.dataset,
         "split": config.split,
         "epochs": epochs_done,
+        **({"steps": int(steps)} if steps is not None else {}),
+        **({"max_steps": int(config.max_steps)} if config.max_steps else {}),
         "batch_size": config.batch_size,
         "seed": config.seed,
         "ganzoo_version": __version__,
