@@ -105,8 +105,8 @@ def train(
         + (f", resuming {parent} at epoch {position.epoch + 1} step {position.step}"
            if parent else ""), highlight=False)
 
-    run = Run(trainer, config, workdir, position, fixed_noise, console, main)
-    run.images_per_step = config.batch_size * recipe.d_steps_per_g
+    run = Run(trainer, config, workdir, position, fixed_noise, console, main,
+              batches_per_step=recipe.d_steps_per_g)
     if point is not None:  # --eval-every's best so far: the parent's, where it was carried
         run.best = carried_best(point.previous.path, position.epoch)
     _attach(run, catalog, store, spec, recipe, config, data_dir=data_dir,

@@ -63,7 +63,8 @@ class Run:
     """The state of one training loop: what it ran, what it logged, where it stopped."""
 
     def __init__(self, trainer: Trainer, config: TrainConfig, workdir: Path, position: Position,
-                 fixed_noise: np.ndarray, console: Console, main: bool = True) -> None:
+                 fixed_noise: np.ndarray, console: Console, main: bool = True, *,
+                 batches_per_step: int = 1) -> None:
         self.trainer = trainer
         self.config = config
         self.workdir = workdir
@@ -82,7 +83,7 @@ class Run:
         self.best: dict[str, Any] | None = None  # the best evaluated epoch so far
         # Real images a step draws: a recipe with k discriminator updates per generator update
         # draws k batches, and images seen / img/s count them all (the data a run consumed).
-        self.images_per_step = config.batch_size
+        self.images_per_step = config.batch_size * batches_per_step
 
     @property
     def images_per_s(self) -> float:
