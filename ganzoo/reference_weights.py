@@ -9,12 +9,12 @@ network from the canonical weights); later uses find that version again. Offline
 
 from __future__ import annotations
 
-import hashlib
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ganzoo.errors import IntegrityError, UnknownVersionError
+from ganzoo.weights.format import file_sha256
 
 if TYPE_CHECKING:
     from ganzoo.cards import ModelCard
@@ -32,14 +32,6 @@ def reference_path(card: ModelCard) -> Path:
     if card.source.startswith("registry/"):
         return Path(str(resources.files("ganzoo_registry") / REFERENCE_DIR / name))
     return Path(card.source).parent / REFERENCE_DIR / name
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def verified_reference(card: ModelCard) -> Path:

@@ -36,7 +36,6 @@ from ganzoo.training.registration import register_run
 from ganzoo.training.resume import (
     RUN_DEFINING,
     ResumePoint,
-    carried_best,
     carry_over,
     check_resume,
     resume_point,
@@ -108,7 +107,7 @@ def train(
     run = Run(trainer, config, workdir, position, fixed_noise, console, main,
               batches_per_step=recipe.d_steps_per_g)
     if point is not None:  # --eval-every's best so far: the parent's, where it was carried
-        run.best = carried_best(point.previous.path, position.epoch)
+        run.best = point.best
     _attach(run, catalog, store, spec, recipe, config, data_dir=data_dir,
             tensorboard=tensorboard, track=track, eval_every=eval_every, eval_n=eval_n)
     try:
@@ -176,7 +175,7 @@ def _open_workdir(store: RunStore, config: TrainConfig, main: bool,
     workdir = store.new_workdir() if main else Path(tempfile.mkdtemp(prefix="ganzoo-rank-"))
     if point is not None:
         carry_over(point.previous.path, workdir, point.position.global_step,
-                   point.position.epoch)
+                   best=point.best is not None)
     (workdir / CONFIG_NAME).write_text(json.dumps(config.to_dict(), indent=2, sort_keys=True))
     (workdir / SAMPLES_DIR).mkdir(exist_ok=True)
     return workdir

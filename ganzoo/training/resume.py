@@ -27,12 +27,14 @@ from ganzoo.training.run import Position
 @dataclass(frozen=True)
 class ResumePoint:
     """Where a resumed run starts: its config, the trainer state and position of the parent's
-    checkpoint, and the parent version."""
+    checkpoint, the parent version, and the parent's best evaluated epoch (``--eval-every``)
+    when it is within the checkpoint (None otherwise)."""
 
     config: TrainConfig
     state: dict[str, Any]
     position: Position
     previous: VersionRecord
+    best: dict[str, Any] | None = None
 
     @property
     def parent(self) -> str:
@@ -60,7 +62,8 @@ def resume_point(store: RunStore, resume: str, model_id: str, asked: TrainConfig
     if position.epoch >= config.epochs:
         raise UsageError(f"{previous.ref} already trained {epochs_text(position.epoch)}; pass "
                          f"--epochs larger than that to continue it")
-    return ResumePoint(config, state, position, previous)
+    return ResumePoint(config, state, position, previous,
+                       carried_best(previous.path, position.epoch))
 
 
 # What defines a run: a resumed run keeps the saved values, and a value given again on the
@@ -125,10 +128,10 @@ def carried_best(source: Path, epoch: int) -> dict[str, Any] | None:
     return best
 
 
-def carry_over(source: Path, workdir: Path, global_step: int, epoch: int | None = None) -> None:
+def carry_over(source: Path, workdir: Path, global_step: int, best: bool = False) -> None:
     """Start a resumed run's folder with its parent's log and samples, rewound to the
-    checkpoint (at ``global_step``, ``epoch``), and the parent's best evaluated epoch's weights
-    when that epoch is within the checkpoint (a later ``--eval-every`` compares against it)."""
+    checkpoint (at ``global_step``), and with ``best`` the parent's best evaluated epoch's
+    weights (a later ``--eval-every`` compares against them; see :func:`carried_best`)."""
     for name in (METRICS_NAME,):
         if (source / name).exists():
             shutil.copy2(source / name, workdir / name)
@@ -137,6 +140,6 @@ def carry_over(source: Path, workdir: Path, global_step: int, epoch: int | None 
         shutil.copytree(source / SAMPLES_DIR, workdir / SAMPLES_DIR, dirs_exist_ok=True)
     if (source / CHECKPOINT_NAME).exists():
         shutil.copy2(source / CHECKPOINT_NAME, workdir / CHECKPOINT_NAME)
-    if epoch is not None and carried_best(source, epoch) is not None:
+    if best:
         shutil.copy2(source / BEST_NAME, workdir / BEST_NAME)
 
