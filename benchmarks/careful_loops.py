@@ -198,8 +198,10 @@ def careful_torch_loop(recipe: Any, images: np.ndarray, batch: int, seed: int = 
 def class_labels(recipe: Any, labels: np.ndarray | None, count: int) -> np.ndarray:
     """The images' class labels for a conditional recipe (given, or seeded uniform ones for
     random benchmark images)."""
+    from ganzoo.conditioning import uniform_labels
+
     if labels is None:
-        labels = np.random.default_rng(1).integers(0, recipe.classes, count)
+        labels = uniform_labels(count, recipe.classes, seed=1)
     if len(labels) != count or labels.min() < 0 or labels.max() >= recipe.classes:
         raise ValueError(f"need {count} labels in [0, {recipe.classes})")
     return np.asarray(labels, dtype=np.int64)
